@@ -1,0 +1,53 @@
+"""Hot loops of the storage engine: k-way merge of sorted runs, bloom filters, block search.
+
+Each routine comes twice with identical behaviour and signatures: native
+(``Merger``, ``lower_bound``, ``bloom_build``, ``bloom_may_contain``, from the
+cffi extension engine._native) and the pure-Python twin (``PyMerger``,
+``py_...``) that specifies it and serves as the oracle in property tests. The
+semantics are documented in engine/codec/merge.py.
+
+There is no silent fallback: if engine._native is not built, importing this
+package raises ImportError.
+"""
+
+from .merge import (
+    KIND_TOMBSTONE,
+    KIND_VALUE,
+    MERGE_COMPACT,
+    MERGE_DONE,
+    MERGE_NEED_REFILL,
+    MERGE_OUT_FULL,
+    MERGE_READ,
+    PyMerger,
+    make_run_buffer,
+    py_bloom_build,
+    py_bloom_may_contain,
+    py_lower_bound,
+)
+
+try:
+    from .native_merge import Merger, bloom_build, bloom_may_contain, lower_bound
+except ImportError as exc:
+    raise ImportError(
+        "engine._native (ShaleDB's C extension) is missing or stale: build it with"
+        " `pip install -e .` from the repository root"
+    ) from exc
+
+__all__ = [
+    "KIND_TOMBSTONE",
+    "KIND_VALUE",
+    "MERGE_COMPACT",
+    "MERGE_DONE",
+    "MERGE_NEED_REFILL",
+    "MERGE_OUT_FULL",
+    "MERGE_READ",
+    "Merger",
+    "PyMerger",
+    "bloom_build",
+    "bloom_may_contain",
+    "lower_bound",
+    "make_run_buffer",
+    "py_bloom_build",
+    "py_bloom_may_contain",
+    "py_lower_bound",
+]
