@@ -1,0 +1,588 @@
+"""`bench kv`: db_bench-style workloads run side by side over several key-value engines.
+
+The harness builds every key and value up front from one seed, outside the timed regions, so
+each engine sees byte-identical input and the timer covers only the engine's loop. Keys are the
+16-byte zero-padded decimal of the key number; values are 100 bytes cut from a 1 MiB buffer of
+db_bench-style half-compressible pieces (50 random bytes, then the same 50 bytes again).
+
+For each engine, in this order, each fill on a fresh directory:
+    fillseq, fillbatch, fillsync, then fillrandom -> overwrite -> compact -> amplification
+    -> readrandom -> readseq -> seekrandom on the same store,
+and once for the machine, `rawsync`: one thread appending 116-byte records to a plain file
+with os.write + os.fdatasync, the floor that every durable put pays.
+
+Amplification is measured on the store built by fillrandom and overwrite, after `compact()`:
+- write amplification = bytes the process passed to write(2)-family calls while filling,
+  overwriting and compacting (/proc/self/io `wchar`; RocksDB and LevelDB background threads
+  are in the process and counted) / user key+value bytes put. The page-cache figure
+  (`write_bytes`) is kept alongside in the JSON details;
+- space amplification = allocated bytes of the store's directory (du) / key+value bytes of
+  the live entries.
+shale also reports its own figures from `store.stats()`; they are kept under "reported".
+
+Engines that cannot be imported are skipped with a note; an engine that raises in one
+workload has the error recorded and the workloads that depend on it skipped, and the run
+goes on. Progress goes to stderr; nothing here prints to stdout.
+
+Not thread-safe; `fillsync` starts and joins its own writer threads.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.engines import ENGINES, KVEngine
+
+__all__ = [
+    "ENGINE_WORKLOADS",
+    "KEY_SIZE_BYTES",
+    "VALUE_SIZE_BYTES",
+    "WORKLOADS",
+    "KVConfig",
+    "make_key",
+    "run_kv",
+]
+
+KEY_SIZE_BYTES = 16
+VALUE_SIZE_BYTES = 100
+RECORD_BYTES = KEY_SIZE_BYTES + VALUE_SIZE_BYTES
+BATCH_SIZE = 1000
+SYNC_WRITES_MAX = 20_000
+SYNC_THREADS = 8
+SEEK_NEXTS = 10
+VALUE_POOL_BYTES = 1 << 20
+
+# Workload name -> one-line description, in report order.
+WORKLOADS: dict[str, str] = {
+    "fillseq": "N puts in key order into an empty store",
+    "fillrandom": "N puts in a random permutation of the keys into an empty store",
+    "overwrite": "N puts of uniformly random existing keys (after fillrandom)",
+    "fillbatch": "N puts in random order, 1,000 puts per atomic batch",
+    "fillsync": f"min(N, {SYNC_WRITES_MAX:,}) durable puts from {SYNC_THREADS} threads, "
+    "each acknowledged after fsync; acknowledged writes/s",
+    "rawsync": "baseline: one thread, os.write + os.fdatasync per 116-byte record, "
+    "as many records as fillsync; engine 'raw'",
+    "readrandom": "N gets of uniformly random existing keys, after full compaction",
+    "readseq": "one full forward scan; entries/s",
+    "seekrandom": f"N/10 seeks to random keys, each reading {SEEK_NEXTS} entries; seeks/s",
+}
+ENGINE_WORKLOADS = tuple(w for w in WORKLOADS if w != "rawsync")
+RANDOM_STORE_WORKLOADS = ("fillrandom", "overwrite", "readrandom", "readseq", "seekrandom")
+RAW_ENGINE = "raw"
+
+NOTES = (
+    "ops/s, higher is better; fills time the engine loop only (no close or final flush); "
+    "inputs are built before timing and the garbage collector is paused while timing",
+    "readrandom/readseq/seekrandom run on the fillrandom+overwrite store after compaction; "
+    "data fits in the page cache, as in db_bench's default runs",
+    "write amplification: write(2) bytes of the process during fillrandom+overwrite+compaction "
+    "/ user key+value bytes put (2 x N x 116 with overwrite); space amplification: du of the "
+    "store directory after compaction / N x 116 live key+value bytes",
+)
+
+
+def make_key(number: int) -> bytes:
+    """The 16-byte key for key number `number`: zero-padded decimal."""
+    return b"%016d" % number
+
+
+def make_value_pool(seed: int) -> bytes:
+    """db_bench's RandomGenerator buffer: 100-byte pieces of 50 random bytes repeated twice."""
+    rng = random.Random(seed)
+    half = VALUE_SIZE_BYTES // 2
+    pieces = VALUE_POOL_BYTES // VALUE_SIZE_BYTES
+    out = bytearray()
+    for _ in range(pieces):
+        raw = rng.randbytes(half)
+        out += raw + raw
+    return bytes(out)
+
+
+def make_values(pool: bytes, start_piece: int, count: int) -> list[bytes]:
+    """`count` values cycling through the pool from piece `start_piece`."""
+    pieces = len(pool) // VALUE_SIZE_BYTES
+    size = VALUE_SIZE_BYTES
+    return [
+        pool[(p % pieces) * size : (p % pieces) * size + size]
+        for p in range(start_piece, start_piece + count)
+    ]
+
+
+@dataclass
+class KVConfig:
+    """What to run. `engines` and `workloads` are names from ENGINES and WORKLOADS."""
+
+    records: int
+    engines: list[str]
+    workloads: list[str]
+    seed: int = 301
+    base_dir: str | None = None
+    progress: Callable[[str], None] = field(
+        default=lambda line: print(line, file=sys.stderr, flush=True)
+    )
+
+    @property
+    def sync_writes(self) -> int:
+        return min(self.records, SYNC_WRITES_MAX)
+
+
+class _Inputs:
+    """Every key sequence and value list the workloads use, built once from the seed."""
+
+    def __init__(self, records: int, seed: int, sync_writes: int) -> None:
+        rng = random.Random(seed)
+        n = records
+        self.keys_seq = [make_key(i) for i in range(n)]
+        order = list(range(n))
+        rng.shuffle(order)
+        self.keys_random = [self.keys_seq[i] for i in order]
+        self.keys_overwrite = [self.keys_seq[rng.randrange(n)] for _ in range(n)]
+        self.keys_read = [self.keys_seq[rng.randrange(n)] for _ in range(n)]
+        self.keys_seek = [self.keys_seq[rng.randrange(n)] for _ in range(max(1, n // 10))]
+        self.keys_sync = self.keys_random[:sync_writes]
+        pool = make_value_pool(seed)
+        self.values_fill = make_values(pool, 0, n)
+        self.values_overwrite = make_values(pool, n, n)
+
+
+def _read_proc_io() -> dict[str, int] | None:
+    try:
+        with open("/proc/self/io") as f:
+            return {k: int(v) for k, v in (line.split(":") for line in f)}
+    except OSError:
+        return None
+
+
+def du_bytes(path: str) -> int:
+    """Allocated bytes of every file under `path` (what `du -s --bytes` would charge)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:
+                continue
+            total += st.st_blocks * 512
+    return total
+
+
+class _IOMeter:
+    """Sums /proc/self/io deltas over the regions it is asked to measure."""
+
+    def __init__(self) -> None:
+        self.is_available = _read_proc_io() is not None
+        self.totals: dict[str, int] = {}
+
+    def measure(self, fn: Callable[[], Any]) -> Any:
+        before = _read_proc_io()
+        result = fn()
+        after = _read_proc_io()
+        if before is not None and after is not None:
+            for k in after:
+                self.totals[k] = self.totals.get(k, 0) + after[k] - before[k]
+        return result
+
+
+@dataclass
+class _Timing:
+    ops: int
+    seconds: float
+    bytes: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        seconds = max(self.seconds, 1e-9)
+        return {
+            "ops": self.ops,
+            "seconds": round(self.seconds, 6),
+            "bytes": self.bytes,
+            "ops_per_s": self.ops / seconds,
+            "mb_per_s": self.bytes / seconds / 1e6,
+            **self.extra,
+        }
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        result = fn()
+        return time.perf_counter() - t0, result
+    finally:
+        gc.enable()
+
+
+def _latency_summary(latencies_s: list[float]) -> dict[str, float]:
+    if not latencies_s:
+        return {}
+    ordered = sorted(latencies_s)
+    return {
+        "latency_p50_us": statistics.median(ordered) * 1e6,
+        "latency_p99_us": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6,
+    }
+
+
+def _run_threads(
+    make_put: Callable[[], Callable[[bytes, bytes], None]],
+    keys: Sequence[bytes],
+    values: Sequence[bytes],
+    threads: int,
+) -> tuple[float, list[float]]:
+    """Write keys/values from `threads` threads, each taking every threads-th pair.
+
+    Each thread gets its writer from make_put() before the start barrier. Returns the wall
+    time from the barrier to the last acknowledgement, and every put's latency.
+    """
+    barrier = threading.Barrier(threads + 1)
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    errors: list[BaseException] = []
+    clock = time.perf_counter
+
+    def worker(i: int) -> None:
+        try:
+            put = make_put()
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+            return
+        out = latencies[i]
+        try:
+            barrier.wait()
+            for k, v in zip(keys[i::threads], values[i::threads]):
+                t0 = clock()
+                put(k, v)
+                out.append(clock() - t0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    pool = [
+        threading.Thread(target=worker, args=(i,), name=f"fillsync-{i}") for i in range(threads)
+    ]
+    for t in pool:
+        t.start()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    t0 = clock()
+    for t in pool:
+        t.join()
+    elapsed = clock() - t0
+    if errors:
+        raise errors[0]
+    return elapsed, [x for per in latencies for x in per]
+
+
+def run_rawsync(base_dir: str, keys: Sequence[bytes], values: Sequence[bytes]) -> _Timing:
+    """The fsync floor: append each key+value to a plain file, fdatasync after each."""
+    path = os.path.join(base_dir, "rawsync.log")
+    records = [k + v for k, v in zip(keys, values)]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    latencies: list[float] = []
+    clock = time.perf_counter
+    write, fdatasync, note = os.write, os.fdatasync, latencies.append
+
+    def loop() -> None:
+        for rec in records:
+            t0 = clock()
+            write(fd, rec)
+            fdatasync(fd)
+            note(clock() - t0)
+
+    try:
+        seconds, _ = _timed(loop)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return _Timing(len(records), seconds, len(records) * RECORD_BYTES, _latency_summary(latencies))
+
+
+class _EngineRun:
+    """One engine through every selected workload; fills `results` and `errors`."""
+
+    def __init__(self, cls: type[KVEngine], cfg: KVConfig, inputs: _Inputs, root: str) -> None:
+        self.cls = cls
+        self.cfg = cfg
+        self.inputs = inputs
+        self.root = root
+        self.results: dict[str, _Timing] = {}
+        self.errors: dict[str, str] = {}
+        self.amplification: dict[str, Any] = {}
+        self._dirs = 0
+
+    def _fresh(self, durable: bool) -> tuple[KVEngine, str]:
+        self._dirs += 1
+        path = os.path.join(self.root, f"{self._dirs:02d}")
+        os.makedirs(path)
+        engine = self.cls()
+        engine.open(path, durable=durable)
+        return engine, path
+
+    def _record(self, workload: str, timing: _Timing) -> None:
+        self.results[workload] = timing
+        d = timing.as_dict()
+        self.cfg.progress(
+            f"[{self.cls.name}] {workload}: {timing.ops:,} ops in {timing.seconds:.2f} s"
+            f" = {d['ops_per_s']:,.0f} ops/s ({d['mb_per_s']:.1f} MB/s)"
+        )
+
+    def _attempt(self, workload: str, fn: Callable[[], None]) -> bool:
+        try:
+            fn()
+            return True
+        except Exception as exc:
+            self.errors[workload] = f"{type(exc).__name__}: {exc}"
+            self.cfg.progress(f"[{self.cls.name}] {workload}: FAILED {self.errors[workload]}")
+            return False
+
+    def _one_fill(self, workload: str, loop: Callable[[KVEngine], None], ops: int) -> None:
+        engine, path = self._fresh(durable=False)
+        try:
+            seconds, _ = _timed(lambda: loop(engine))
+        finally:
+            engine.close()
+            shutil.rmtree(path, ignore_errors=True)
+        self._record(workload, _Timing(ops, seconds, ops * RECORD_BYTES))
+
+    def run(self) -> None:
+        inp = self.inputs
+        n = self.cfg.records
+        selected = set(self.cfg.workloads)
+        fills: dict[str, Callable[[KVEngine], None]] = {
+            "fillseq": lambda e: e.fill(inp.keys_seq, inp.values_fill),
+            "fillbatch": lambda e: e.fill_batches(inp.keys_random, inp.values_fill, BATCH_SIZE),
+        }
+        for workload, loop in fills.items():
+            if workload in selected:
+                self._attempt(workload, lambda w=workload, f=loop: self._one_fill(w, f, n))
+        if "fillsync" in selected:
+            self._attempt("fillsync", self._fillsync)
+        if selected.intersection(RANDOM_STORE_WORKLOADS):
+            self._random_store(selected)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "results": {w: t.as_dict() for w, t in self.results.items()},
+            "errors": dict(self.errors),
+            "amplification": dict(self.amplification),
+        }
+
+    def _fillsync(self) -> None:
+        inp = self.inputs
+        engine, path = self._fresh(durable=True)
+        count = len(inp.keys_sync)
+        try:
+            seconds, latencies = _run_threads(
+                engine.make_sync_writer, inp.keys_sync, inp.values_fill[:count], SYNC_THREADS
+            )
+        finally:
+            engine.close()
+            shutil.rmtree(path, ignore_errors=True)
+        extra = {"threads": SYNC_THREADS, **_latency_summary(latencies)}
+        self._record("fillsync", _Timing(count, seconds, count * RECORD_BYTES, extra))
+
+    def _random_store(self, selected: set[str]) -> None:
+        inp = self.inputs
+        n = self.cfg.records
+        name = self.cls.name
+        meter = _IOMeter()
+        engine, path = self._fresh(durable=False)
+        try:
+
+            def fill() -> None:
+                seconds, _ = meter.measure(
+                    lambda: _timed(lambda: engine.fill(inp.keys_random, inp.values_fill))
+                )
+                if "fillrandom" in selected:
+                    self._record("fillrandom", _Timing(n, seconds, n * RECORD_BYTES))
+
+            if not self._attempt("fillrandom", fill):
+                return
+            user_bytes = n * RECORD_BYTES
+            if "overwrite" in selected:
+
+                def overwrite() -> None:
+                    seconds, _ = meter.measure(
+                        lambda: _timed(
+                            lambda: engine.fill(inp.keys_overwrite, inp.values_overwrite)
+                        )
+                    )
+                    self._record("overwrite", _Timing(n, seconds, n * RECORD_BYTES))
+
+                if not self._attempt("overwrite", overwrite):
+                    return
+                user_bytes += n * RECORD_BYTES
+
+            def compact() -> None:
+                seconds, _ = meter.measure(lambda: _timed(engine.compact))
+                self.cfg.progress(f"[{name}] compaction: {seconds:.2f} s")
+                self._measure_amplification(engine, path, meter, user_bytes, seconds)
+
+            if not self._attempt("compaction", compact):
+                return
+            if "readrandom" in selected:
+                self._attempt("readrandom", lambda: self._reads(engine, "readrandom"))
+            if "readseq" in selected:
+                self._attempt("readseq", lambda: self._reads(engine, "readseq"))
+            if "seekrandom" in selected:
+                self._attempt("seekrandom", lambda: self._reads(engine, "seekrandom"))
+        finally:
+            try:
+                engine.close()
+            finally:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _measure_amplification(
+        self, engine: KVEngine, path: str, meter: _IOMeter, user_bytes: int, compact_s: float
+    ) -> None:
+        live_bytes = self.cfg.records * RECORD_BYTES
+        disk_bytes = du_bytes(path)
+        amp: dict[str, Any] = {
+            "user_bytes_written": user_bytes,
+            "live_bytes": live_bytes,
+            "disk_bytes": disk_bytes,
+            "compaction_seconds": round(compact_s, 6),
+            "space_amplification": disk_bytes / live_bytes,
+            "write_amplification": None,
+        }
+        if meter.is_available:
+            wchar = meter.totals.get("wchar", 0)
+            write_bytes = meter.totals.get("write_bytes", 0)
+            amp.update(
+                engine_bytes_written=wchar,
+                page_cache_bytes_written=write_bytes,
+                write_amplification=wchar / user_bytes,
+                page_cache_write_amplification=write_bytes / user_bytes,
+            )
+        reported = engine.engine_stats()
+        if reported:
+            amp["reported"] = {
+                k: reported[k]
+                for k in ("user_bytes_written", "write_amplification", "space_amplification")
+                if k in reported
+            }
+        self.amplification = amp
+        wa = amp["write_amplification"]
+        self.cfg.progress(
+            f"[{self.cls.name}] amplification: write "
+            + (f"{wa:.2f}x" if wa is not None else "n/a")
+            + f", space {amp['space_amplification']:.2f}x ({disk_bytes:,} bytes on disk)"
+            + (f", engine reports {amp['reported']}" if "reported" in amp else "")
+        )
+
+    def _reads(self, engine: KVEngine, workload: str) -> None:
+        inp = self.inputs
+        if workload == "readrandom":
+            seconds, (found, nbytes) = _timed(lambda: engine.read_random(inp.keys_read))
+            ops = len(inp.keys_read)
+            extra = {"found": found}
+            if found != ops:
+                raise AssertionError(f"readrandom found {found} of {ops} keys")
+        elif workload == "readseq":
+            seconds, (ops, nbytes) = _timed(engine.read_seq)
+            extra = {}
+            if ops != self.cfg.records:
+                raise AssertionError(f"readseq saw {ops} entries, expected {self.cfg.records}")
+        else:
+            seconds, (entries, nbytes) = _timed(
+                lambda: engine.seek_random(inp.keys_seek, SEEK_NEXTS)
+            )
+            ops = len(inp.keys_seek)
+            extra = {"entries": entries}
+        self._record(workload, _Timing(ops, seconds, nbytes, extra))
+
+
+def run_kv(cfg: KVConfig) -> dict[str, Any]:
+    """Run the configured engines and workloads; return the results document.
+
+    The document maps engine -> workload -> ops/s, plus per engine "write_amplification" and
+    "space_amplification" (None where not measurable) and "mb_per_s" (workload -> MB/s of
+    key+value bytes); the baseline is engine "raw" with workload "rawsync". "meta" holds the
+    configuration, notes, skipped engines, errors and per-run details; the caller adds the
+    machine description. Raises ValueError for unknown engine or workload names.
+    """
+    unknown = [e for e in cfg.engines if e not in ENGINES]
+    unknown += [w for w in cfg.workloads if w not in WORKLOADS]
+    if unknown:
+        raise ValueError(f"unknown engine or workload: {', '.join(unknown)}")
+    started = time.time()
+    skipped: dict[str, str] = {}
+    runnable: list[type[KVEngine]] = []
+    for name in cfg.engines:
+        why = ENGINES[name].probe()
+        if why is None:
+            runnable.append(ENGINES[name])
+        else:
+            skipped[name] = why
+            cfg.progress(f"[{name}] skipped: {why}")
+    cfg.progress(f"building inputs for {cfg.records:,} records (seed {cfg.seed})")
+    inputs = _Inputs(cfg.records, cfg.seed, cfg.sync_writes)
+    base = tempfile.mkdtemp(prefix="shale-bench-kv-", dir=cfg.base_dir)
+    doc: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    try:
+        if "rawsync" in cfg.workloads:
+            raw = run_rawsync(base, inputs.keys_sync, inputs.values_fill)
+            d = raw.as_dict()
+            cfg.progress(
+                f"[{RAW_ENGINE}] rawsync: {raw.ops:,} records in {raw.seconds:.2f} s"
+                f" = {d['ops_per_s']:,.0f} writes/s"
+            )
+            doc[RAW_ENGINE] = {"rawsync": d["ops_per_s"], "mb_per_s": {"rawsync": d["mb_per_s"]}}
+            details[RAW_ENGINE] = {"results": {"rawsync": d}}
+        for cls in runnable:
+            root = os.path.join(base, cls.name)
+            os.makedirs(root)
+            run = _EngineRun(cls, cfg, inputs, root)
+            try:
+                run.run()
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            out = run.as_dict()
+            details[cls.name] = out
+            if run.errors:
+                errors[cls.name] = out["errors"]
+            entry: dict[str, Any] = {w: r["ops_per_s"] for w, r in out["results"].items()}
+            entry["write_amplification"] = run.amplification.get("write_amplification")
+            entry["space_amplification"] = run.amplification.get("space_amplification")
+            entry["mb_per_s"] = {w: r["mb_per_s"] for w, r in out["results"].items()}
+            doc[cls.name] = entry
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    doc["meta"] = {
+        "command": "kv",
+        "records": cfg.records,
+        "seed": cfg.seed,
+        "key_size_bytes": KEY_SIZE_BYTES,
+        "value_size_bytes": VALUE_SIZE_BYTES,
+        "batch_size": BATCH_SIZE,
+        "sync_writes": cfg.sync_writes,
+        "sync_threads": SYNC_THREADS,
+        "seek_nexts": SEEK_NEXTS,
+        "engines": [c.name for c in runnable],
+        "workloads": [w for w in WORKLOADS if w in cfg.workloads],
+        "workload_descriptions": {w: WORKLOADS[w] for w in WORKLOADS if w in cfg.workloads},
+        "versions": {k: v for c in runnable for k, v in c.versions().items()},
+        "engine_notes": {c.name: list(c.NOTES) for c in runnable},
+        "notes": list(NOTES),
+        "skipped": skipped,
+        "errors": errors,
+        "details": details,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "elapsed_s": round(time.time() - started, 3),
+        "base_dir": os.path.dirname(base),
+    }
+    return doc

@@ -1,0 +1,173 @@
+"""Machine description and the markdown rendering of a `bench kv` results document.
+
+A benchmark number is meaningless without the machine it came from, so every report carries
+the CPU model, core count, memory, kernel, Python and the versions of every engine package,
+and the filesystem the stores lived on (fsync cost is mostly a property of that).
+
+`render_markdown` turns the document `bench.kv.run_kv` returns into a table with one row per
+workload and one column per engine (ops/s), two rows for write and space amplification, and
+the notes that say how each engine was configured. Pure functions; safe from any thread.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from typing import Any
+
+__all__ = ["describe_machine", "render_markdown"]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _ram_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _filesystem(path: str) -> str:
+    """Filesystem type and mount point holding `path`, from /proc/mounts."""
+    path = os.path.realpath(path)
+    best = ("", "unknown")
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                mount, fstype = fields[1], fields[2]
+                inside = path == mount or path.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) > len(best[0]):
+                    best = (mount, fstype)
+    except OSError:
+        pass
+    return f"{best[1]} at {best[0] or '?'}"
+
+
+def _git_commit() -> str | None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(
+            ["git", "-C", here, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def describe_machine(data_dir: str) -> dict[str, Any]:
+    """CPU, cores, RAM, OS, Python and the filesystem under `data_dir`."""
+    ram = _ram_bytes()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    return {
+        "cpu_model": _cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "cpu_cores_usable": usable,
+        "ram_bytes": ram,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "filesystem": _filesystem(data_dir),
+        "shaledb_commit": _git_commit(),
+    }
+
+
+def _fmt_ops(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def _fmt_amp(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}x"
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    """The report: heading, machine, table (workloads x engines, ops/s) and notes."""
+    meta = doc["meta"]
+    engines = list(meta["engines"])
+    columns = engines + (["raw"] if "raw" in doc else [])
+    machine = meta.get("machine", {})
+    lines = [
+        f"## bench kv: N = {meta['records']:,} records, {meta['key_size_bytes']}-byte keys, "
+        f"{meta['value_size_bytes']}-byte values",
+        "",
+    ]
+    if machine:
+        ram = machine.get("ram_bytes")
+        ram_s = f"{ram / 2**30:.1f} GiB RAM" if ram else "RAM unknown"
+        lines.append(
+            f"Machine: {machine['cpu_model']}, {machine['cpu_cores']} cores, {ram_s}, "
+            f"{machine['os']}, {machine['python']}, stores on {machine['filesystem']}"
+            + (f", shaledb commit {commit}" if (commit := machine.get("shaledb_commit")) else "")
+        )
+        lines.append("")
+    if meta.get("versions"):
+        lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+        lines.append("")
+    lines.append("| workload | " + " | ".join(columns) + " |")
+    lines.append("|---|" + "---:|" * len(columns))
+    for workload in meta["workloads"]:
+        cells = []
+        for engine in columns:
+            cells.append(_fmt_ops(doc.get(engine, {}).get(workload)))
+        lines.append(f"| {workload} | " + " | ".join(cells) + " |")
+    if engines:
+        for key, label in (
+            ("write_amplification", "write amplification"),
+            ("space_amplification", "space amplification"),
+        ):
+            cells = [_fmt_amp(doc[e].get(key)) for e in engines]
+            if "raw" in doc:
+                cells.append("-")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        f"Units: ops/s. fillsync: acknowledged writes/s, {meta['sync_writes']:,} writes from "
+        f"{meta['sync_threads']} threads; rawsync: the same count of 116-byte os.write + "
+        f"os.fdatasync from one thread; readseq: entries/s; seekrandom: seeks/s "
+        f"({meta['seek_nexts']} entries each). MB/s, latencies and byte counts are in the JSON."
+    )
+    lines.append("")
+    notes = [f"- {n}" for n in meta.get("notes", [])]
+    for engine, engine_notes in meta.get("engine_notes", {}).items():
+        notes += [f"- {engine}: {n}" for n in engine_notes]
+    for engine, amp in meta.get("details", {}).items():
+        reported = amp.get("amplification", {}).get("reported")
+        if reported:
+            shown = ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in reported.items()
+            )
+            notes.append(f"- {engine} reports itself: {shown}")
+    for engine, why in meta.get("skipped", {}).items():
+        notes.append(f"- {engine}: skipped ({why})")
+    for engine, errs in meta.get("errors", {}).items():
+        for workload, err in errs.items():
+            notes.append(f"- {engine}: {workload} failed: {err}")
+    if notes:
+        lines.append("Notes:")
+        lines += notes
+        lines.append("")
+    return "\n".join(lines)
