@@ -11,5 +11,6 @@
 #endif
 
 #include "merge.h"
+#include "keycodec.h"
 
 #endif

@@ -1,0 +1,198 @@
+/* Order-preserving key encoding; see keycodec.h and engine/codec/keys.py (the specification). */
+#include <string.h>
+
+#include "keycodec.h"
+
+#define N_NEG 1
+#define N_ZERO 2
+#define N_POS 3
+#define EXP_BIAS 129
+
+size_t shale_key_encode_bytes(const uint8_t *src, size_t n, uint8_t *out) {
+    size_t o = 0;
+    const uint8_t *end = src + n;
+    while (src < end) {
+        const uint8_t *z = memchr(src, 0, (size_t)(end - src));
+        size_t run = z ? (size_t)(z - src) : (size_t)(end - src);
+        memcpy(out + o, src, run);
+        o += run;
+        src += run;
+        if (z) {
+            out[o++] = 0x00;
+            out[o++] = 0xFF;
+            src++;
+        }
+    }
+    out[o++] = 0x00;
+    out[o++] = 0x01;
+    return o;
+}
+
+int shale_key_encode_number(const char *text, size_t n, uint8_t *out) {
+    size_t i = 0;
+    int negative = 0;
+    if (n == 0) return -1;
+    if (text[0] == '-') {
+        negative = 1;
+        i = 1;
+    }
+    /* Collect significant digits and the exponent E (value = 0.d1d2... x 10^E). */
+    char digits[40];
+    int nd = 0, exp = 0, seen_point = 0, leading = 1, pending_zeros = 0;
+    for (; i < n; i++) {
+        char c = text[i];
+        if (c == '.') {
+            if (seen_point) return -1;
+            seen_point = 1;
+            continue;
+        }
+        if (c < '0' || c > '9') return -1;
+        if (leading && c == '0') {
+            if (seen_point) exp--;
+            continue;
+        }
+        leading = 0;
+        if (!seen_point) exp++;
+        if (c == '0') {
+            pending_zeros++;
+            continue;
+        }
+        if (nd + pending_zeros + 1 > 38) return -1;
+        while (pending_zeros) {
+            digits[nd++] = '0';
+            pending_zeros--;
+        }
+        digits[nd++] = c;
+    }
+    if (nd == 0) {
+        out[0] = N_ZERO;
+        return 1;
+    }
+    if (exp < -EXP_BIAS || exp > 255 - EXP_BIAS) return -1;
+    size_t o = 0;
+    out[o++] = N_POS;
+    out[o++] = (uint8_t)(exp + EXP_BIAS);
+    int k = 0;
+    for (; k + 1 < nd; k += 2)
+        out[o++] = (uint8_t)(((digits[k] - '0' + 1) << 4) | (digits[k + 1] - '0' + 1));
+    out[o++] = (k < nd) ? (uint8_t)((digits[k] - '0' + 1) << 4) : 0x00;
+    if (negative) {
+        out[0] = N_NEG;
+        for (size_t j = 1; j < o; j++) out[j] = (uint8_t)~out[j];
+    }
+    return (int)o;
+}
+
+int64_t shale_key_decode_bytes(const uint8_t *src, size_t n, uint8_t *out, size_t *out_len) {
+    size_t i = 0, o = 0;
+    while (i < n) {
+        const uint8_t *z = memchr(src + i, 0, n - i);
+        if (!z || (size_t)(z - src) + 1 >= n) return -1;
+        size_t run = (size_t)(z - (src + i));
+        memcpy(out + o, src + i, run);
+        o += run;
+        i += run;
+        if (src[i + 1] == 0x01) {
+            *out_len = o;
+            return (int64_t)(i + 2);
+        }
+        if (src[i + 1] != 0xFF) return -1;
+        out[o++] = 0x00;
+        i += 2;
+    }
+    return -1;
+}
+
+int64_t shale_key_decode_number(const uint8_t *src, size_t n, char *out, size_t *out_len) {
+    if (n < 1) return -1;
+    if (src[0] == N_ZERO) {
+        out[0] = '0';
+        *out_len = 1;
+        return 1;
+    }
+    if (src[0] != N_POS && src[0] != N_NEG) return -1;
+    uint8_t flip = src[0] == N_NEG ? 0xFF : 0x00;
+    if (n < 3) return -1;
+    int exp = (int)(uint8_t)(src[1] ^ flip) - EXP_BIAS;
+    char digits[40];
+    int nd = 0;
+    size_t i = 2;
+    for (;; i++) {
+        if (i >= n || nd > 38) return -1;
+        uint8_t b = src[i] ^ flip;
+        uint8_t hi = b >> 4, lo = b & 0x0F;
+        if (hi == 0) break;
+        if (hi > 10) return -1;
+        digits[nd++] = (char)('0' + hi - 1);
+        if (lo == 0) break;
+        if (lo > 10) return -1;
+        digits[nd++] = (char)('0' + lo - 1);
+    }
+    i++;
+    if (nd == 0) return -1;
+    size_t o = 0;
+    if (flip) out[o++] = '-';
+    if (exp >= nd) {
+        memcpy(out + o, digits, (size_t)nd);
+        o += (size_t)nd;
+        for (int z = nd; z < exp; z++) out[o++] = '0';
+    } else if (exp <= 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int z = 0; z < -exp; z++) out[o++] = '0';
+        memcpy(out + o, digits, (size_t)nd);
+        o += (size_t)nd;
+    } else {
+        memcpy(out + o, digits, (size_t)exp);
+        o += (size_t)exp;
+        out[o++] = '.';
+        memcpy(out + o, digits + exp, (size_t)(nd - exp));
+        o += (size_t)(nd - exp);
+    }
+    *out_len = o;
+    return (int64_t)i;
+}
+
+/* zlib's CRC-32 (reflected polynomial 0xEDB88320), four bits at a time. */
+static const uint32_t crc_nibble[16] = {
+    0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
+    0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
+    0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
+};
+
+uint32_t shale_key_hash(const uint8_t *src, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= src[i];
+        c = (c >> 4) ^ crc_nibble[c & 0x0F];
+        c = (c >> 4) ^ crc_nibble[c & 0x0F];
+    }
+    uint32_t h = c ^ 0xFFFFFFFFu;
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
+static int64_t encode_one(int tag, const uint8_t *v, size_t n, uint8_t *out) {
+    if (tag == 'S' || tag == 'B') return (int64_t)shale_key_encode_bytes(v, n, out);
+    if (tag == 'N') return shale_key_encode_number((const char *)v, n, out);
+    return -1;
+}
+
+int64_t shale_key_encode_primary(int pk_tag, const uint8_t *pk, size_t pkn, int sk_tag,
+                                 const uint8_t *sk, size_t skn, uint8_t *out) {
+    int64_t a = encode_one(pk_tag, pk, pkn, out + 4);
+    if (a < 0) return -1;
+    uint32_t h = shale_key_hash(out + 4, (size_t)a);
+    out[0] = (uint8_t)(h >> 24);
+    out[1] = (uint8_t)(h >> 16);
+    out[2] = (uint8_t)(h >> 8);
+    out[3] = (uint8_t)h;
+    if (sk_tag == 0) return 4 + a;
+    int64_t b = encode_one(sk_tag, sk, skn, out + 4 + a);
+    if (b < 0) return -1;
+    return 4 + a + b;
+}
