@@ -133,7 +133,8 @@ class ShaleEngine(KVEngine):
     KEYSPACE = "kv"
     background = "thread"
     NOTES = (
-        'durability="off" for fills, "sync" for fillsync; keyspace "kv"; '
+        'durability="off" for fills, "sync" for fillsync; background="thread" (so its '
+        'compaction writes are counted in this process); keyspace "kv"; '
         "compaction = store.flush() then store.compact()",
     )
 
@@ -149,8 +150,11 @@ class ShaleEngine(KVEngine):
 
     def open(self, path: str, *, durable: bool) -> None:
         assert self._module is not None
+        # Store.open creates its directory; give it a new one inside the harness's.
         self._store = self._module.Store.open(
-            path, durability="sync" if durable else "off", background=self.background
+            os.path.join(path, "store"),
+            durability="sync" if durable else "off",
+            background=self.background,
         )
         self._store.create_keyspace(self.KEYSPACE)
 
