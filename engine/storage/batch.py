@@ -1,0 +1,120 @@
+"""Write batches: the unit of atomicity, and their encoding inside a WAL record.
+
+A `WriteBatch` collects puts and deletes over any keyspaces; `Store.write` commits it
+atomically under one sequence number and one commit timestamp. Within a batch the last
+operation on a (keyspace, key) wins, so a batch never holds two versions of one key at
+one seqno.
+
+Thread-safety: a WriteBatch is not shared between threads while it is being filled.
+"""
+
+from collections.abc import Iterator
+
+from engine.storage.format import KIND_TOMBSTONE, KIND_VALUE, OP_HEADER, VALUE_LEN
+
+
+class WriteBatch:
+    """Puts and deletes to commit atomically with `Store.write`.
+
+    Example:
+        batch = WriteBatch()
+        batch.put("items", b"k1", b"v1")
+        batch.delete("index", b"old")
+        store.write(batch)
+    """
+
+    __slots__ = ("_ops", "_size_bytes")
+
+    def __init__(self) -> None:
+        self._ops: dict[tuple[str, bytes], bytes | None] = {}
+        self._size_bytes = 0
+
+    def put(self, keyspace: str, key: bytes, value: bytes) -> "WriteBatch":
+        """Set `key` to `value` in `keyspace`. Raises TypeError for non-bytes."""
+        if type(key) is not bytes or type(value) is not bytes:
+            key, value = _as_bytes(key, "key"), _as_bytes(value, "value")
+        self._ops[(keyspace, key)] = value
+        self._size_bytes += len(key) + len(value)
+        return self
+
+    def delete(self, keyspace: str, key: bytes) -> "WriteBatch":
+        """Remove `key` from `keyspace` (a tombstone; deleting a missing key is fine)."""
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        self._ops[(keyspace, key)] = None
+        self._size_bytes += len(key)
+        return self
+
+    def clear(self) -> None:
+        self._ops.clear()
+        self._size_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    @property
+    def user_bytes(self) -> int:
+        """Key and value bytes handed to this batch (the 'user bytes written')."""
+        return self._size_bytes
+
+    def iter_ops(self) -> Iterator[tuple[str, bytes, bytes | None]]:
+        """Yield (keyspace, key, value-or-None) for every operation, None = delete."""
+        for (keyspace, key), value in self._ops.items():
+            yield keyspace, key, value
+
+
+def _as_bytes(value: object, what: str) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+
+
+def encode_ops(ops: list[tuple[int, bytes, bytes | None]]) -> bytes:
+    """Encode (keyspace id, key, value-or-None) operations as a WAL batch body
+    (FORMAT.md "Write batch"): op := kind u8 | keyspace id u32 | key length u32 | key
+    [| value length u32 | value]."""
+    pack_op = OP_HEADER.pack
+    pack_len = VALUE_LEN.pack
+    parts: list[bytes] = []
+    append = parts.append
+    for ksid, key, value in ops:
+        if value is None:
+            append(pack_op(KIND_TOMBSTONE, ksid, len(key)))
+            append(key)
+        else:
+            append(pack_op(KIND_VALUE, ksid, len(key)))
+            append(key)
+            append(pack_len(len(value)))
+            append(value)
+    return b"".join(parts)
+
+
+def decode_ops(
+    payload: bytes, offset: int, count: int, end: int
+) -> list[tuple[int, int, bytes, bytes | None]]:
+    """Decode `count` operations from payload[offset:end] into (kind, keyspace id, key,
+    value-or-None). Raises ValueError when the bytes do not parse exactly."""
+    unpack_op = OP_HEADER.unpack_from
+    unpack_len = VALUE_LEN.unpack_from
+    op_size = OP_HEADER.size
+    ops = []
+    for _ in range(count):
+        kind, ksid, klen = unpack_op(payload, offset)
+        offset += op_size
+        key = payload[offset : offset + klen]
+        offset += klen
+        if kind == KIND_VALUE:
+            (vlen,) = unpack_len(payload, offset)
+            offset += 4
+            value = payload[offset : offset + vlen]
+            offset += vlen
+        elif kind == KIND_TOMBSTONE:
+            value = None
+        else:
+            raise ValueError(f"unknown operation kind {kind}")
+        if offset > end:
+            raise ValueError("operation runs past the end of the record")
+        ops.append((kind, ksid, key, value))
+    if offset != end:
+        raise ValueError(f"{end - offset} unparsed bytes after the last operation")
+    return ops

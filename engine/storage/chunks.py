@@ -1,0 +1,162 @@
+"""Chunks: what the native merge consumes, cut from memtables and SSTable blocks.
+
+A chunk is a group-aligned slice of a sorted source (entries by key ascending, then
+seqno descending; never splitting one key's versions) together with a way to get each
+entry's key and value back as Python bytes. `iter_merged` drives `engine.codec.Merger`
+over one chunk iterator per source and yields the visible (key, value) pairs.
+"""
+
+import struct
+from bisect import bisect_left
+from collections.abc import Iterator
+
+from engine.codec import MERGE_DONE, MERGE_NEED_REFILL, MERGE_READ, Merger, make_run_buffer
+from engine.storage.memtable import Memtable
+from engine.storage.sstable import Block, SSTableReader
+
+EMPTY_RUN = make_run_buffer([])  # (buf, keys_at, offs_at, trailers_at) of no entries
+
+
+class Chunk:
+    """A slice [lo, hi) of a run buffer, with key/value access by entry index."""
+
+    __slots__ = (
+        "buf",
+        "hi",
+        "keys_at",
+        "koffs",
+        "lo",
+        "offs_at",
+        "trailers",
+        "trailers_at",
+        "values",
+        "values_at",
+        "voffs",
+    )
+
+    def key(self, i: int) -> bytes:
+        koffs = self.koffs
+        return self.buf[self.keys_at + koffs[i] : self.keys_at + koffs[i + 1]]
+
+    def value(self, i: int) -> bytes:
+        values = self.values
+        if values is not None:
+            return values[i]
+        voffs = self.voffs
+        return self.buf[self.values_at + voffs[i] : self.values_at + voffs[i + 1]]
+
+
+def block_chunk(block: Block, lo: int, hi: int) -> Chunk:
+    chunk = Chunk()
+    chunk.buf = block.raw
+    chunk.keys_at = block.keys_at
+    chunk.offs_at = 8
+    chunk.trailers_at = block.trailers_at
+    chunk.trailers = block.trailers
+    chunk.koffs = block.koffs
+    chunk.values = None
+    chunk.values_at = block.values_at
+    chunk.voffs = block.voffs
+    chunk.lo = lo
+    chunk.hi = hi
+    return chunk
+
+
+def iter_memtable_chunks(
+    table: Memtable, start: bytes | None, end: bytes | None, reverse: bool
+) -> Iterator[Chunk]:
+    for buf, keys_at, offs_at, trailers_at, count, values in table.iter_chunks(start, end, reverse):
+        chunk = Chunk()
+        chunk.buf = buf
+        chunk.keys_at = keys_at
+        chunk.offs_at = offs_at
+        chunk.trailers_at = trailers_at
+        chunk.koffs = struct.unpack_from(f"<{count + 1}I", buf, offs_at)
+        chunk.trailers = struct.unpack_from(f"<{count}Q", buf, trailers_at)
+        chunk.values = values
+        chunk.values_at = 0
+        chunk.voffs = None
+        chunk.lo = 0
+        chunk.hi = count
+        yield chunk
+
+
+def iter_file_chunks(
+    readers: list[SSTableReader], start: bytes | None, end: bytes | None, reverse: bool
+) -> Iterator[Chunk]:
+    """Chunks over the blocks of `readers` (key-ordered, non-overlapping files: one
+    level, or a single L0 file) restricted to [start, end)."""
+    if not reverse:
+        first = 0
+        if start is not None:
+            first = bisect_left([r.largest for r in readers], start)
+        for reader in readers[first:]:
+            if end is not None and reader.smallest >= end:
+                return
+            for b in range(reader.seek_block(start, False), reader.block_count):
+                block = reader.block(b)
+                lo = block.lower_bound(start) if start is not None else 0
+                start = None
+                if end is not None and reader.last_keys[b] >= end:
+                    yield block_chunk(block, lo, block.lower_bound(end))
+                    return
+                yield block_chunk(block, lo, block.count)
+    else:
+        last = len(readers)
+        if end is not None:
+            last = bisect_left([r.smallest for r in readers], end)
+        for reader in reversed(readers[:last]):
+            if start is not None and reader.largest < start:
+                return
+            for b in range(reader.seek_block(end, True), -1, -1):
+                block = reader.block(b)
+                hi = block.lower_bound(end) if end is not None else block.count
+                end = None
+                if start is not None and block.key(0) <= start:
+                    yield block_chunk(block, block.lower_bound(start), hi)
+                    return
+                yield block_chunk(block, 0, hi)
+
+
+def iter_merged(
+    sources: list[Iterator[Chunk]], seqno: int, reverse: bool
+) -> Iterator[tuple[bytes, bytes]]:
+    """Yield (key, value) of the newest version at or below `seqno` of every key in the
+    union of `sources`, skipping tombstones, in key order (descending if `reverse`)."""
+    n = len(sources)
+    if n == 0:
+        return
+    merger = Merger(n, reverse=reverse, mode=MERGE_READ, snapshots=[seqno])
+    chunks: list[Chunk | None] = [None] * n
+
+    def load(i: int) -> None:
+        chunk = next(sources[i], None)
+        chunks[i] = chunk
+        if chunk is None:
+            merger.set_run(i, *EMPTY_RUN, 0, 0, -1 if reverse else 0, True)
+        else:
+            start = chunk.hi - 1 if reverse else chunk.lo
+            merger.set_run(
+                i,
+                chunk.buf,
+                chunk.keys_at,
+                chunk.offs_at,
+                chunk.trailers_at,
+                chunk.lo,
+                chunk.hi,
+                start,
+                False,
+            )
+
+    for i in range(n):
+        load(i)
+    step = merger.step
+    while True:
+        status, runs, idxs, refill = step()
+        for r, i in zip(runs, idxs):
+            chunk = chunks[r]
+            yield chunk.key(i), chunk.value(i)
+        if status == MERGE_DONE:
+            return
+        if status == MERGE_NEED_REFILL:
+            load(refill)

@@ -1,0 +1,236 @@
+"""Write-ahead log: segment files of CRC32C-framed records, one committed batch each.
+
+Layout (docs/FORMAT.md "WAL segment", "WAL record", "Write batch"):
+
+    segment := header | record*
+    header  := magic u32 | version u16 | reserved u16 | segment number u64   (16 bytes)
+    record  := crc32c u32 | length u32 | payload[length]
+    payload := seqno u64 | commit_ts_us u64 | count u32 | op*
+
+The CRC covers the length field and the payload, so a damaged length is caught too.
+
+Recovery rules (`read_segment`): in the last segment, a record that is cut short by the
+end of the file, or a bad final record, is a torn tail: the caller truncates it and
+reports it. A bad record anywhere else is a `CorruptionError` naming file and offset,
+unless the caller reads in salvage mode, which skips to the next record that verifies
+and reports every byte range it dropped.
+
+`WALWriter` appends with O_APPEND; a failed write or sync rolls the file back to the
+last good offset so a later append never lands after garbage.
+Thread-safety: a WALWriter is driven by one thread at a time (the group-commit leader),
+except `sync`, which the group-commit syncer may call concurrently.
+"""
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import crc32c
+
+from engine.storage.batch import decode_ops
+from engine.storage.errors import CorruptionError, FormatVersionError
+from engine.storage.format import (
+    BATCH_HEADER,
+    U32,
+    WAL_FORMAT_VERSION,
+    WAL_HEADER,
+    WAL_MAGIC,
+    WAL_MAX_RECORD_BYTES,
+    WAL_RECORD_HEADER,
+)
+from engine.storage.fs import FileSystem
+
+log = logging.getLogger(__name__)
+
+_crc = crc32c.crc32c
+_pack_record = WAL_RECORD_HEADER.pack
+_pack_batch = BATCH_HEADER.pack
+_pack_u32 = U32.pack
+
+
+def encode_record(seqno: int, commit_ts_us: int, count: int, body: bytes) -> bytes:
+    """Frame one batch body as a WAL record."""
+    head = _pack_batch(seqno, commit_ts_us, count)
+    length = len(head) + len(body)
+    crc = _crc(body, _crc(head, _crc(_pack_u32(length))))
+    return _pack_record(crc, length) + head + body
+
+
+@dataclass
+class WALRecord:
+    offset: int
+    seqno: int
+    commit_ts_us: int
+    ops: list  # (kind, keyspace id, key, value-or-None)
+    size_bytes: int
+
+
+@dataclass
+class SegmentScan:
+    """What reading one segment found."""
+
+    path: str
+    records: list[WALRecord] = field(default_factory=list)
+    valid_end: int = 0  # offset just past the last good record
+    torn_at: int | None = None  # offset of a torn tail, when there is one
+    dropped: list[tuple[int, int, str]] = field(default_factory=list)  # (offset, length, why)
+
+
+def _check_record(data: bytes, offset: int, size: int) -> tuple[WALRecord | None, str]:
+    """Parse the record at `offset`; return (record, "") or (None, why it is bad)."""
+    if offset + WAL_RECORD_HEADER.size > size:
+        return None, "record header cut short by the end of the file"
+    crc, length = WAL_RECORD_HEADER.unpack_from(data, offset)
+    start = offset + WAL_RECORD_HEADER.size
+    if length < BATCH_HEADER.size or length > WAL_MAX_RECORD_BYTES:
+        return None, f"implausible record length {length}"
+    if start + length > size:
+        return None, "record cut short by the end of the file"
+    payload = memoryview(data)[start : start + length]
+    if _crc(payload, _crc(_pack_u32(length))) != crc:
+        return None, "record checksum mismatch"
+    seqno, commit_ts_us, count = BATCH_HEADER.unpack_from(data, start)
+    try:
+        ops = decode_ops(data, start + BATCH_HEADER.size, count, start + length)
+    except (ValueError, Exception) as exc:  # struct.error is an Exception subclass
+        return None, f"batch does not parse: {exc}"
+    return WALRecord(offset, seqno, commit_ts_us, ops, WAL_RECORD_HEADER.size + length), ""
+
+
+def read_segment(path: str, *, is_last: bool, salvage: bool) -> SegmentScan:
+    """Read every record of a segment, applying the recovery rules in the module essay.
+
+    Raises CorruptionError (strict mode) or FormatVersionError.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    size = len(data)
+    scan = SegmentScan(path)
+    if size < WAL_HEADER.size:
+        if is_last:
+            scan.torn_at = 0
+            return scan
+        raise CorruptionError(path, 0, "a WAL segment header (16 bytes)")
+    magic, version, _reserved, _number = WAL_HEADER.unpack_from(data, 0)
+    if magic != WAL_MAGIC:
+        raise CorruptionError(path, 0, f"WAL magic {WAL_MAGIC:#x}, found {magic:#x}")
+    if version > WAL_FORMAT_VERSION:
+        raise FormatVersionError(path, version, WAL_FORMAT_VERSION)
+    offset = WAL_HEADER.size
+    scan.valid_end = offset
+    while offset < size:
+        record, why = _check_record(data, offset, size)
+        if record is not None:
+            scan.records.append(record)
+            offset += record.size_bytes
+            scan.valid_end = offset
+            continue
+        if is_last and _is_tail(data, offset, size):
+            scan.torn_at = offset
+            return scan
+        if not salvage:
+            raise CorruptionError(path, offset, f"a valid WAL record ({why})")
+        resume = _resync(data, offset, size)
+        scan.dropped.append((offset, resume - offset, why))
+        log.warning(
+            "salvage: dropped %d bytes of %s at offset %d (%s)", resume - offset, path, offset, why
+        )
+        offset = resume
+    return scan
+
+
+def _is_tail(data: bytes, offset: int, size: int) -> bool:
+    """True when the bad record at `offset` is the last thing in the file: its header or
+    its claimed extent reaches the end of the file."""
+    if offset + WAL_RECORD_HEADER.size > size:
+        return True
+    _crc_value, length = WAL_RECORD_HEADER.unpack_from(data, offset)
+    return offset + WAL_RECORD_HEADER.size + length >= size
+
+
+def _resync(data: bytes, offset: int, size: int) -> int:
+    """Find the next offset after `offset` where a record verifies (or the end)."""
+    _crc_value, length = (
+        WAL_RECORD_HEADER.unpack_from(data, offset) if offset + 8 <= size else (0, 0)
+    )
+    skip = offset + WAL_RECORD_HEADER.size + length
+    if offset < skip < size and _check_record(data, skip, size)[0] is not None:
+        return skip
+    for candidate in range(offset + 1, size):
+        if _check_record(data, candidate, size)[0] is not None:
+            return candidate
+    return size
+
+
+def iter_segment_records(path: str, salvage: bool):
+    """Yield every good record of a segment already checked by recovery (used by the
+    flush job, which re-reads the segments of an immutable memtable)."""
+    yield from read_segment(path, is_last=True, salvage=salvage).records
+
+
+class WALWriter:
+    """Appends records to one segment file."""
+
+    def __init__(self, fs: FileSystem, path: str, number: int, *, create: bool) -> None:
+        self.fs = fs
+        self.path = path
+        self.number = number
+        flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT | os.O_EXCL if create else 0)
+        self._fd = fs.open(path, flags)
+        self.is_broken = False
+        try:
+            if create:
+                fs.write(self._fd, WAL_HEADER.pack(WAL_MAGIC, WAL_FORMAT_VERSION, 0, number))
+                fs.fdatasync(self._fd)
+            self.offset = os.fstat(self._fd).st_size
+        except OSError:
+            fs.close(self._fd)
+            raise
+        self.synced_offset = self.offset
+
+    def append(self, data: bytes) -> None:
+        """Write `data` at the end. On failure the file is rolled back to where it was
+        and the error propagates."""
+        if self.is_broken:
+            self.repair()
+        start = self.offset
+        try:
+            self.fs.write(self._fd, data)
+        except OSError:
+            self._roll_back(start)
+            raise
+        self.offset = start + len(data)
+
+    def sync(self) -> None:
+        """fdatasync everything appended so far; raises OSError on failure (the caller
+        decides what to roll back: only bytes never acknowledged)."""
+        target = self.offset
+        self.fs.fdatasync(self._fd)
+        self.synced_offset = max(self.synced_offset, target)
+
+    def roll_back(self, offset: int) -> None:
+        """Cut the file back to `offset` (the end of the last acknowledged record) after
+        a failed write or sync. If the truncation fails too, the writer stays broken and
+        the next append retries it first."""
+        self._roll_back(offset)
+
+    def _roll_back(self, offset: int) -> None:
+        self.offset = offset
+        try:
+            self.fs.ftruncate(self._fd, offset)
+            self.fs.fdatasync(self._fd)
+            self.is_broken = False
+        except OSError:
+            log.exception("WAL %s: rollback to offset %d failed; will retry", self.path, offset)
+            self.is_broken = True
+
+    def repair(self) -> None:
+        """Retry a failed rollback; raises OSError while the fault persists."""
+        self.fs.ftruncate(self._fd, self.offset)
+        self.fs.fdatasync(self._fd)
+        self.is_broken = False
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self.fs.close(self._fd)
+            self._fd = -1
