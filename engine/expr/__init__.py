@@ -1,0 +1,49 @@
+"""DynamoDB's expression language: one grammar for the five expression kinds.
+
+Public surface:
+- prepare(...) -> PreparedExpressions: a request's expressions, names and values validated and
+  bound in DynamoDB's order, with check_condition / matches_filter / apply_update / project.
+- bind(kind, text, names) -> BoundExpression; parse(kind, text) -> ParsedExpression (cached).
+- analyze_key_condition(root, hash_key, range_key) -> KeyCondition (Query's key range).
+- apply_update, check_key_not_updated, compile_condition, project, get_path: the pieces.
+- translate_legacy(...): Expected, AttributeUpdates, KeyConditions, QueryFilter, ScanFilter,
+  AttributesToGet and ConditionalOperator as expressions (engine.expr.legacy).
+- Kind names: CONDITION, FILTER, KEY_CONDITION, UPDATE, PROJECTION; RESERVED_WORDS.
+"""
+
+from engine.expr.evaluate import compile_condition, get_path, project
+from engine.expr.keycond import KeyCondition, analyze_key_condition
+from engine.expr.parser import (
+    CONDITION,
+    FILTER,
+    KEY_CONDITION,
+    PROJECTION,
+    UPDATE,
+    ParsedExpression,
+    parse,
+)
+from engine.expr.request import BoundExpression, PreparedExpressions, bind, prepare
+from engine.expr.reserved import RESERVED_WORDS
+from engine.expr.update import apply_update, check_key_not_updated
+
+__all__ = [
+    "CONDITION",
+    "FILTER",
+    "KEY_CONDITION",
+    "PROJECTION",
+    "RESERVED_WORDS",
+    "UPDATE",
+    "BoundExpression",
+    "KeyCondition",
+    "ParsedExpression",
+    "PreparedExpressions",
+    "analyze_key_condition",
+    "apply_update",
+    "bind",
+    "check_key_not_updated",
+    "compile_condition",
+    "get_path",
+    "parse",
+    "prepare",
+    "project",
+]
