@@ -135,7 +135,7 @@ int shale_merge_step(shale_run *runs, uint32_t nruns, int32_t reverse, int32_t m
     }
 
     const int compact = mode == SHALE_MERGE_COMPACT;
-    const uint32_t needed = compact ? nsnapshots + 1 : 1;
+    const uint64_t needed = compact ? (uint64_t)nsnapshots + 1 : 1;
     const uint64_t read_snapshot = nsnapshots ? snapshots[0] : UINT64_MAX;
 
     head stack_heap[HEAP_STACK_RUNS];
@@ -160,7 +160,7 @@ int shale_merge_step(shale_run *runs, uint32_t nruns, int32_t reverse, int32_t m
             status = SHALE_MERGE_DONE;
             break;
         }
-        if (out_cap - produced < needed) {
+        if ((uint64_t)(out_cap - produced) < needed) {
             status = SHALE_MERGE_OUT_FULL;
             break;
         }

@@ -10,6 +10,14 @@ There is no silent fallback: if engine._native is not built, importing this
 package raises ImportError.
 """
 
+try:
+    import engine._native  # noqa: F401  (checked first, so every submodule may rely on it)
+except ImportError as exc:
+    raise ImportError(
+        "engine._native (ShaleDB's C extension) is not built: build it with"
+        " `pip install -e .` from the repository root"
+    ) from exc
+
 from .merge import (
     KIND_TOMBSTONE,
     KIND_VALUE,
@@ -24,14 +32,7 @@ from .merge import (
     py_bloom_may_contain,
     py_lower_bound,
 )
-
-try:
-    from .native_merge import Merger, bloom_build, bloom_may_contain, lower_bound
-except ImportError as exc:
-    raise ImportError(
-        "engine._native (ShaleDB's C extension) is missing or stale: build it with"
-        " `pip install -e .` from the repository root"
-    ) from exc
+from .native_merge import Merger, bloom_build, bloom_may_contain, lower_bound
 
 __all__ = [
     "KIND_TOMBSTONE",

@@ -25,7 +25,10 @@ if (lib.SHALE_MERGE_DONE, lib.SHALE_MERGE_NEED_REFILL, lib.SHALE_MERGE_OUT_FULL)
     MERGE_NEED_REFILL,
     MERGE_OUT_FULL,
 ) or (lib.SHALE_MERGE_READ, lib.SHALE_MERGE_COMPACT) != (MERGE_READ, MERGE_COMPACT):
-    raise ImportError("engine._native is stale: its merge constants differ from engine.codec")
+    raise ImportError(
+        "engine._native is stale (its merge constants differ from engine.codec):"
+        " rebuild it with `pip install -e .`"
+    )
 
 _merge_step = lib.shale_merge_step
 _lower_bound = lib.shale_lower_bound
@@ -146,13 +149,14 @@ def lower_bound(buf: object, keys_at: int, offs_at: int, lo: int, hi: int, key: 
     Raises:
         ValueError: the range is inverted or the areas exceed buf.
     """
-    cd = _from_buffer("uint8_t[]", buf)
-    check_keys_area(len(cd), keys_at, offs_at, lo, hi)
-    if hi == lo:
+    cd = _from_buffer(buf)
+    # check_keys_area, inlined: this is on the path of every point read.
+    if not 0 <= lo < hi or not (0 <= keys_at <= len(cd) and 0 <= offs_at <= len(cd) - 4 * hi - 4):
+        check_keys_area(len(cd), keys_at, offs_at, lo, hi)
         return lo
     if type(key) is not bytes:
         key = bytes(key)
-    return _lower_bound(cd + keys_at, cd + offs_at, lo, hi, key, len(key))
+    return _lower_bound(cd + keys_at if keys_at else cd, cd + offs_at, lo, hi, key, len(key))
 
 
 def bloom_build(buf: object, keys_at: int, offs_at: int, count: int, bits_per_key: int) -> bytes:
