@@ -94,7 +94,9 @@ def analyze_key_condition(root: Node, hash_key: str, range_key: str | None) -> K
         raise _err(f"Query condition missed key schema element: {hash_key}")
     for name in conds:
         if name != hash_key and name != range_key:
-            raise _err(f"Query condition missed key schema element: {range_key or hash_key}")
+            if range_key is None:
+                raise _err("Query key condition not supported")
+            raise _err(f"Query condition missed key schema element: {range_key}")
     op, vals = conds[hash_key]
     if op != "=":
         raise _err("Query key condition not supported")
