@@ -10,7 +10,8 @@ expected output on one line. Keys:
 
 Expected output is ``true``/``false`` (conditions), the resulting item as JSON (updates,
 projections; ``-`` for no item), the key condition as text, or ``Code: message`` for an error.
-Run with SHALE_REWRITE_GOLDEN=1 (pytest tests/expr) to rewrite the expected lines from the current behaviour.
+Run ``SHALE_REWRITE_GOLDEN=1 pytest tests/expr`` to rewrite the expected lines from the current
+behaviour (then review the diff: the tables are the specification).
 """
 
 from __future__ import annotations

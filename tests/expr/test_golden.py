@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import expr_golden as golden
+import pytest
 
 FILES = sorted(p.name for p in golden.TESTDATA.glob("*.txt"))
 
