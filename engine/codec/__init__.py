@@ -18,6 +18,7 @@ except ImportError as exc:
         " `pip install -e .` from the repository root"
     ) from exc
 
+from .block import block_get, py_block_get
 from .merge import (
     KIND_TOMBSTONE,
     KIND_VALUE,
@@ -44,10 +45,12 @@ __all__ = [
     "MERGE_READ",
     "Merger",
     "PyMerger",
+    "block_get",
     "bloom_build",
     "bloom_may_contain",
     "lower_bound",
     "make_run_buffer",
+    "py_block_get",
     "py_bloom_build",
     "py_bloom_may_contain",
     "py_lower_bound",

@@ -23,10 +23,11 @@ class FileSystem:
 
     def write(self, fd: int, data: bytes | memoryview) -> None:
         """Write all of `data` at the file position (loops over short writes)."""
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        written = os.write(fd, data)
+        if written < len(data):
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(fd, view) :]
 
     def fsync(self, fd: int) -> None:
         os.fsync(fd)

@@ -1,10 +1,12 @@
 """Memtables: one keyspace's recent writes in memory, all versions kept.
 
-`Memtable.data` maps a user key to the list of its versions `(trailer, value)` in
-ascending seqno order (a tombstone's value is None). The group-commit leader appends;
-readers read concurrently, relying on the interpreter lock for the atomicity of one
-dict lookup or list append and on seqno filtering for batch atomicity: a version whose
-seqno is above the reader's snapshot is skipped.
+`Memtable.data` maps a user key to its newest version `(trailer, value)` (a
+tombstone's value is None); `Memtable.older` maps a key that was overwritten to its
+older versions in ascending seqno order. The group-commit leader writes; readers read
+concurrently, relying on the interpreter lock for the atomicity of one dict operation
+and on seqno filtering for batch atomicity: a version whose seqno is above the reader's
+snapshot is skipped. An overwrite first appends the old version to `older`, then
+replaces `data[key]`, so a reader never misses a version it may see.
 
 Keys sort lazily: new keys are appended to `_new` and merged into `_sorted` (timsort
 merges the two runs) the first time a scan needs order, under `_sort_lock`.
@@ -18,37 +20,62 @@ import threading
 from bisect import bisect_left
 
 from engine.codec import make_run_buffer
-from engine.storage.format import KIND_TOMBSTONE
 
 ENTRY_OVERHEAD_BYTES = 48  # rough per-version cost used for the flush trigger
 
 
 class Memtable:
-    __slots__ = ("_new", "_sort_lock", "_sorted", "data")
+    __slots__ = ("_new", "_sort_lock", "_sorted", "data", "older")
 
     def __init__(self) -> None:
-        self.data: dict[bytes, list[tuple[int, bytes | None]]] = {}
+        self.data: dict[bytes, tuple[int, bytes | None]] = {}
+        self.older: dict[bytes, list[tuple[int, bytes | None]]] = {}
         self._sorted: list[bytes] = []
         self._new: list[bytes] = []
         self._sort_lock = threading.Lock()
 
     def add(self, key: bytes, trailer: int, value: bytes | None) -> None:
-        versions = self.data.get(key)
-        if versions is None:
-            self.data[key] = [(trailer, value)]
+        data = self.data
+        old = data.get(key)
+        if old is None:
             self._new.append(key)
         else:
-            versions.append((trailer, value))
+            versions = self.older.get(key)
+            if versions is None:
+                self.older[key] = [old]
+            else:
+                versions.append(old)
+        data[key] = (trailer, value)
+
+    def keep_older(self, key: bytes, old: tuple[int, bytes | None]) -> None:
+        """Remember `old`, the version about to be replaced in `data`."""
+        versions = self.older.get(key)
+        if versions is None:
+            self.older[key] = [old]
+        else:
+            versions.append(old)
 
     def get(self, key: bytes, seqno: int) -> tuple[bool, bytes | None]:
         """(True, value) for the newest version at or below `seqno` (value None for a
         tombstone); (False, None) when this memtable has no visible version."""
-        versions = self.data.get(key)
-        if versions is not None:
-            for trailer, value in reversed(versions):
+        newest = self.data.get(key)
+        if newest is not None:
+            if newest[0] >> 8 <= seqno:
+                return True, newest[1]
+            for trailer, value in reversed(self.older.get(key, ())):
                 if trailer >> 8 <= seqno:
                     return True, value
         return False, None
+
+    def versions(self, key: bytes) -> list[tuple[int, bytes | None]]:
+        """Every version of `key`, newest first."""
+        newest = self.data[key]
+        out = [newest]
+        older = self.older.get(key)
+        if older:
+            top = newest[0] >> 8
+            out.extend(v for v in reversed(tuple(older)) if v[0] >> 8 < top)
+        return out
 
     def sorted_keys(self) -> list[bytes]:
         """All keys in order (a list the caller must not modify)."""
@@ -70,7 +97,7 @@ class Memtable:
         keys = self.sorted_keys()
         lo = 0 if start is None else bisect_left(keys, start)
         hi = len(keys) if end is None else bisect_left(keys, end)
-        data = self.data
+        versions_of = self.versions
         if reverse:
             bounds = [(max(lo, h - chunk_keys), h) for h in range(hi, lo, -chunk_keys)]
         else:
@@ -79,7 +106,7 @@ class Memtable:
             entries = []
             values = []
             for key in keys[a:b]:
-                for trailer, value in reversed(tuple(data[key])):
+                for trailer, value in versions_of(key):
                     entries.append((key, trailer))
                     values.append(value)
             buf, keys_at, offs_at, trailers_at = make_run_buffer(entries)
@@ -120,8 +147,22 @@ class MemtableGeneration:
             table = tables.get(ksid)
             if table is None:
                 table = tables[ksid] = Memtable()
-            table.add(key, (seqno << 8) | kind, value if kind != KIND_TOMBSTONE else None)
-            size += len(key) + (len(value) if value is not None else 0) + ENTRY_OVERHEAD_BYTES
+            data = table.data
+            old = data.get(key)
+            if old is None:
+                table._new.append(key)
+            else:
+                versions = table.older.get(key)
+                if versions is None:
+                    table.older[key] = [old]
+                else:
+                    versions.append(old)
+            if kind:
+                data[key] = ((seqno << 8) | kind, value)
+                size += len(key) + len(value) + ENTRY_OVERHEAD_BYTES
+            else:
+                data[key] = (seqno << 8, None)
+                size += len(key) + ENTRY_OVERHEAD_BYTES
         self.size_bytes += size
         self.max_seqno = seqno
         if not self.min_commit_ts_us:

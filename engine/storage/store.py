@@ -45,6 +45,9 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from time import time_ns as _time_ns
+
+import crc32c
 
 from engine.storage.batch import WriteBatch, encode_ops
 from engine.storage.catalog import Catalog, CatalogEdit
@@ -57,12 +60,16 @@ from engine.storage.errors import (
     StoreLockedError,
 )
 from engine.storage.format import (
+    BATCH_HEADER,
     CATALOG_DIR,
     KIND_TOMBSTONE,
     KIND_VALUE,
     LOCK_NAME,
+    OP_HEADER,
     SST_SUFFIX,
     TMP_SUFFIX,
+    U32,
+    VALUE_LEN,
     WAL_SUFFIX,
     make_sst_name,
     make_wal_name,
@@ -70,13 +77,18 @@ from engine.storage.format import (
 )
 from engine.storage.fs import FileSystem
 from engine.storage.jobs import JobOptions, JobResult, run_compaction, run_flush
-from engine.storage.memtable import MemtableGeneration
+from engine.storage.memtable import ENTRY_OVERHEAD_BYTES, MemtableGeneration
 from engine.storage.sstable import BlockCache, FileMeta, SSTableReader
 from engine.storage.version import NUM_LEVELS, KeyspaceLevels, Version
 from engine.storage.wal import WALWriter, encode_record, read_segment
 
 log = logging.getLogger(__name__)
 
+_pack_op = OP_HEADER.pack
+_pack_batch = BATCH_HEADER.pack
+_pack_u32 = U32.pack
+_crc = crc32c.crc32c
+_pack_len = VALUE_LEN.pack
 DURABILITY_MODES = ("sync", "group", "off")
 
 
@@ -234,6 +246,15 @@ class Store:
         self._writers: deque[_Writer] = deque()
         self._snapshots: Counter[int] = Counter()
         self._bg_error: BaseException | None = None
+        self._write_blocked = False  # closed or failed: the slow check runs
+        self._l0_stalled = False  # some keyspace's L0 reached l0_stop_writes_files
+        self._fast_path = False  # put() may commit inline; see _update_fast_path
+        self._memtable_bytes = opts.memtable_bytes
+        self._sync_each_group = opts.durability == "sync"
+        self._user_bytes_written = 0
+        self._wal_bytes_written = 0
+        self._batches_written = 0
+        self._write_groups = 0
         self._immutables: list[MemtableGeneration] = []
         self.recovery_report = RecoveryReport()
         recovered = self._replay(segments)
@@ -246,6 +267,7 @@ class Store:
             for number in segments:
                 self._unlink(self._wal_path(number))
         self._visible_seq = self._last_seq
+        self._update_fast_path()
         number = self._allocate_numbers(1)[0]
         self._wal = WALWriter(self.fs, self._wal_path(number), number, create=True)
         self._catalog.apply(
@@ -402,16 +424,47 @@ class Store:
     # ------------------------------------------------------------------ writes
 
     def put(self, keyspace: str, key: bytes, value: bytes) -> int:
-        """Set one key; returns the commit seqno. Same durability as `write`."""
-        ksid = self._ksid(keyspace)
+        """Set one key; returns the commit seqno. Same durability and errors as `write`."""
+        ksid = self._ksids.get(keyspace)
+        if ksid is None:
+            ksid = self._ksid(keyspace)
         if type(key) is not bytes or type(value) is not bytes:
             raise TypeError("key and value must be bytes")
-        w = _Writer(
-            [(KIND_VALUE, ksid, key, value)],
-            encode_ops([(ksid, key, value)]),
-            len(key) + len(value),
-        )
-        return self._commit(w)
+        klen = len(key)
+        vlen = len(value)
+        body = _pack_op(KIND_VALUE, ksid, klen) + key + _pack_len(vlen) + value
+        if self._fast_path:
+            # The uncontended, non-fsync case, inlined: the same steps as _write_group
+            # for a group of one, committed under the mutex.
+            with self._mutex:
+                generation = self._active
+                if not self._writers and generation.size_bytes < self._memtable_bytes:
+                    seq = self._last_seq + 1
+                    now = _time_ns() // 1000
+                    ts = now if now > self._last_ts else self._last_ts
+                    payload = _pack_batch(seq, ts, 1) + body
+                    length_bytes = _pack_u32(len(payload))
+                    data = _pack_u32(_crc(length_bytes + payload)) + length_bytes + payload
+                    self._wal.append(data)
+                    table = generation.tables.get(ksid)
+                    if table is None:
+                        table = generation.table(ksid)
+                    versions = table.data
+                    old = versions.get(key)
+                    if old is None:
+                        table._new.append(key)
+                    else:
+                        table.keep_older(key, old)
+                    versions[key] = ((seq << 8) | KIND_VALUE, value)
+                    generation.size_bytes += klen + vlen + ENTRY_OVERHEAD_BYTES
+                    generation.max_seqno = seq
+                    generation.max_commit_ts_us = ts
+                    self._last_seq = self._visible_seq = seq
+                    self._last_ts = ts
+                    self._user_bytes_written += klen + vlen
+                    self._wal_bytes_written += len(data)
+                    return seq
+        return self._commit(_Writer(((KIND_VALUE, ksid, key, value),), body, klen + vlen))
 
     def delete(self, keyspace: str, key: bytes) -> int:
         """Delete one key (writes a tombstone); returns the commit seqno."""
@@ -447,28 +500,43 @@ class Store:
             ) from self._bg_error
 
     def _commit(self, w: _Writer) -> int:
+        writers = self._writers
         with self._mutex:
-            self._check_writable()
-            self._writers.append(w)
-            while not w.done and self._writers[0] is not w:
-                self._cond.wait()
-            if w.done:
-                if w.error is not None:
-                    raise w.error
-                return w.seqno
+            if self._write_blocked:
+                self._check_writable()
+            writers.append(w)
+            if len(writers) > 1:
+                while not w.done and writers[0] is not w:
+                    self._cond.wait()
+                if w.done:
+                    if w.error is not None:
+                        raise w.error
+                    return w.seqno
+            inline = not self._sync_each_group and len(writers) == 1
             try:
-                self._make_room()
+                if self._active.size_bytes >= self._memtable_bytes or self._l0_stalled:
+                    self._make_room()
+                if inline:
+                    # Uncontended and no fsync to wait for: commit under the mutex
+                    # (later writers block on it briefly instead of queueing).
+                    self._write_group((w,))
             except BaseException:
-                self._writers.popleft()
+                writers.popleft()
                 self._cond.notify_all()
                 raise
-            group = []
-            size = 0
-            for other in self._writers:
-                group.append(other)
-                size += len(other.body)
-                if size >= self.options.max_group_bytes:
-                    break
+            if inline:
+                writers.popleft()
+                return w.seqno
+            if len(writers) == 1:
+                group = [w]
+            else:
+                group = []
+                size = 0
+                for other in writers:
+                    group.append(other)
+                    size += len(other.body)
+                    if size >= self.options.max_group_bytes:
+                        break
         error: BaseException | None = None
         try:
             self._write_group(group)
@@ -476,10 +544,11 @@ class Store:
             error = exc
         with self._mutex:
             for other in group:
-                self._writers.popleft()
+                writers.popleft()
                 other.done = True
                 other.error = error
-            self._cond.notify_all()
+            if writers:
+                self._cond.notify_all()
         if error is not None:
             raise error
         return w.seqno
@@ -487,34 +556,43 @@ class Store:
     def _write_group(self, group: list[_Writer]) -> None:
         """The leader's work, outside the mutex: one WAL write, one sync, apply."""
         seq = self._last_seq
-        now = time.time_ns() // 1000
+        now = _time_ns() // 1000
         ts = now if now > self._last_ts else self._last_ts
-        records = []
-        for w in group:
+        if len(group) == 1:
+            w = group[0]
             seq += 1
             w.seqno = seq
-            records.append(encode_record(seq, ts, w.count, w.body))
-        data = records[0] if len(records) == 1 else b"".join(records)
+            payload = _pack_batch(seq, ts, w.count) + w.body
+            length_bytes = _pack_u32(len(payload))
+            data = _pack_u32(_crc(length_bytes + payload)) + length_bytes + payload
+        else:
+            records = []
+            for w in group:
+                seq += 1
+                w.seqno = seq
+                records.append(encode_record(seq, ts, w.count, w.body))
+            data = b"".join(records)
         wal = self._wal
         start = wal.offset
         wal.append(data)
-        if self.options.durability == "sync":
+        if self._sync_each_group:
             try:
                 wal.sync()
             except OSError:
                 wal.roll_back(start)
                 raise
         generation = self._active
+        user_bytes = 0
         for w in group:
             generation.apply(w.seqno, ts, w.ops)
+            user_bytes += w.user_bytes
         self._last_seq = seq
         self._last_ts = ts
         self._visible_seq = seq
-        stats = self._stats
-        stats["user_bytes_written"] += sum(w.user_bytes for w in group)
-        stats["wal_bytes_written"] += len(data)
-        stats["batches_written"] += len(group)
-        stats["write_groups"] += 1
+        self._user_bytes_written += user_bytes
+        self._wal_bytes_written += len(data)
+        self._batches_written += len(group)
+        self._write_groups += 1
 
     def _make_room(self) -> None:
         """Called by the leader with the mutex held: rotate a full memtable, and stall
@@ -541,6 +619,17 @@ class Store:
     def _l0_too_big(self) -> bool:
         limit = self.options.l0_stop_writes_files
         return any(len(lv.levels[0]) >= limit for lv in self._version.keyspaces.values())
+
+    def _set_version(self, version: Version) -> None:
+        """Swap in a new Version (install lock held) and refresh the L0 stall flag."""
+        self._version = version
+        self._l0_stalled = self._l0_too_big()
+        self._update_fast_path()
+
+    def _update_fast_path(self) -> None:
+        """put() commits inline only when nothing needs the general path: no fsync per
+        commit, no failure or close recorded, no L0 stall."""
+        self._fast_path = not (self._sync_each_group or self._write_blocked or self._l0_stalled)
 
     def _rotate(self) -> None:
         """Make the active generation immutable and start a new WAL segment. Mutex held."""
@@ -580,11 +669,13 @@ class Store:
         for generation in self._mems:
             table = generation.tables.get(ksid)
             if table is not None:
-                versions = table.data.get(key)
-                if versions is not None:
-                    for trailer, value in reversed(versions):
-                        if trailer >> 8 <= seq:
-                            return value
+                newest = table.data.get(key)
+                if newest is not None:
+                    if newest[0] >> 8 <= seq:
+                        return newest[1]
+                    found, value = table.get(key, seq)
+                    if found:
+                        return value
         version = self._version
         levels = version.keyspaces.get(ksid)
         if levels is None:
@@ -691,6 +782,8 @@ class Store:
         log.exception("background %s failed; the store now refuses writes", what)
         with self._mutex:
             self._bg_error = exc
+            self._write_blocked = True
+            self._update_fast_path()
             self._cond.notify_all()
 
     def _flusher(self) -> None:
@@ -745,7 +838,7 @@ class Store:
                     ),
                 )
             )
-            self._version = self._version.apply(outputs, [], readers)
+            self._set_version(self._version.apply(outputs, [], readers))
         with self._mutex:
             self._immutables.remove(generation)
             self._mems = (self._active, *reversed(self._immutables))
@@ -758,12 +851,23 @@ class Store:
         """Counters to persist with an install: the deltas plus foreground counters
         accumulated since the last install."""
         with self._mutex:
+            self._fold_foreground_stats()
             out = dict(self._stats)
             self._stats.clear()
         for name, value in deltas.items():
             out[name] = out.get(name, 0) + value
         self._stats_persisted.update(out)
         return out
+
+    def _fold_foreground_stats(self) -> None:
+        """Move the write path's plain-int counters into the stats Counter. Mutex held;
+        the leader updates them outside the mutex, so take and subtract what was read."""
+        for name in ("user_bytes_written", "wal_bytes_written", "batches_written", "write_groups"):
+            attr = "_" + name
+            value = getattr(self, attr)
+            if value:
+                setattr(self, attr, getattr(self, attr) - value)
+                self._stats[name] += value
 
     def _compactor(self) -> None:
         while True:
@@ -906,7 +1010,7 @@ class Store:
                     ),
                 )
             )
-            self._version = self._version.apply(result.outputs, removed, readers)
+            self._set_version(self._version.apply(result.outputs, removed, readers))
         with self._mutex:
             self._cond.notify_all()
         for meta in inputs:
@@ -986,6 +1090,8 @@ class Store:
         """Clear a recorded background error and let writes and background work go on."""
         with self._mutex:
             self._bg_error = None
+            self._write_blocked = self._closed
+            self._update_fast_path()
             self._cond.notify_all()
         self._wake_background()
 
@@ -1049,6 +1155,7 @@ class Store:
         amplification, files and bytes per level, stall time, block cache hit rate.
         `exact_live_bytes` scans every keyspace to measure live key+value bytes."""
         with self._mutex:
+            self._fold_foreground_stats()
             totals = Counter(self._stats_persisted)
             totals.update(self._stats)
         version = self._version
@@ -1120,6 +1227,8 @@ class Store:
             while self._writers:
                 self._cond.wait(0.05)
             self._closed = True
+            self._write_blocked = True
+            self._update_fast_path()
             self._cond.notify_all()
         self._wake_background()
         for thread in self._threads:

@@ -50,10 +50,10 @@ _pack_u32 = U32.pack
 
 def encode_record(seqno: int, commit_ts_us: int, count: int, body: bytes) -> bytes:
     """Frame one batch body as a WAL record."""
-    head = _pack_batch(seqno, commit_ts_us, count)
-    length = len(head) + len(body)
-    crc = _crc(body, _crc(head, _crc(_pack_u32(length))))
-    return _pack_record(crc, length) + head + body
+    payload = _pack_batch(seqno, commit_ts_us, count) + body
+    length = len(payload)
+    length_bytes = _pack_u32(length)
+    return _pack_u32(_crc(length_bytes + payload)) + length_bytes + payload
 
 
 @dataclass

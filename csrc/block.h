@@ -1,0 +1,15 @@
+/* Point lookup inside one decompressed SSTable data block (docs/FORMAT.md "Data block").
+ * The pure-Python twin is engine/codec/block.py. */
+#ifndef SHALE_BLOCK_H
+#define SHALE_BLOCK_H
+
+#include <stdint.h>
+
+/* Find the newest version of `key` with seqno <= `seqno` in the block.
+ * Returns -1 when the block holds no such version (look further down the tree),
+ * -2 when the block is malformed, else (value_offset << 32) | (value_length << 1) | is_value,
+ * value_offset being absolute within the block. */
+int64_t shale_block_get(const uint8_t *block, uint64_t block_len, const uint8_t *key,
+                        uint32_t keylen, uint64_t seqno);
+
+#endif
