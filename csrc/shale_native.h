@@ -11,6 +11,7 @@
 #endif
 
 #include "merge.h"
+#include "block.h"
 #include "keycodec.h"
 
 #endif
