@@ -5,12 +5,14 @@
  *
  * Design notes:
  *  - All state lives in the shale_run array, so shale_merge_step rebuilds its
- *    heap of run heads on every call (O(nruns), amortised over out_cap outputs).
- *  - The heap caches each head's key pointer and length, so sifting touches no
- *    run memory; keys compare eight bytes at a time as big-endian words.
+ *    loser tree of run heads on every call (O(nruns), amortised over out_cap
+ *    outputs). The tree costs one key comparison per level per entry, and
+ *    20+ runs stay fast.
+ *  - Each head caches its key pointer and length, so matches touch no run
+ *    memory but the keys; keys compare eight bytes at a time as big-endian words.
  *  - COMPACT mode resolves stripes in place in the output arrays (the capacity
  *    check guarantees nsnapshots + 1 free slots), so no allocation per group.
- *  - The only allocation is the heap itself when nruns exceeds HEAP_STACK_RUNS;
+ *  - The only allocation is the tree itself when nruns exceeds HEAP_STACK_RUNS;
  *    if it fails shale_merge_step returns -1 and changes no run.
  *  - Every u32/u64 array is little-endian and possibly unaligned: memcpy loads. */
 #include <stdlib.h>
@@ -72,29 +74,55 @@ static inline int run_exhausted(const shale_run *run, int32_t reverse) {
     return reverse ? run->next < run->lo : run->next >= run->hi;
 }
 
+/* A run's head as the tournament sees it: its current key, or dead when the
+ * run is exhausted (dead heads lose to every live one). */
 typedef struct {
     const uint8_t *key;
     uint32_t len;
-    uint32_t run;
+    uint32_t dead;
 } head;
 
-/* Min-heap on key (forward) or max-heap (reverse). */
-static inline int head_before(const head *a, const head *b, int32_t reverse) {
-    int c = key_cmp(a->key, a->len, b->key, b->len);
+/* Whether run a's head goes before run b's: smaller key forward, larger key in
+ * reverse; ties (equal keys, or both dead) go to the lower run index so that the
+ * tree is deterministic. */
+static inline int beats(const head *h, uint32_t a, uint32_t b, int32_t reverse) {
+    if (h[a].dead | h[b].dead) return h[b].dead && (!h[a].dead || a < b);
+    int c = key_cmp(h[a].key, h[a].len, h[b].key, h[b].len);
+    if (c == 0) return a < b;
     return reverse ? c > 0 : c < 0;
 }
 
-static void sift_down(head *h, uint32_t n, uint32_t i, int32_t reverse) {
-    head x = h[i];
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && head_before(&h[c + 1], &h[c], reverse)) c++;
-        if (!head_before(&h[c], &x, reverse)) break;
-        h[i] = h[c];
-        i = c;
+/* Loser tree over n runs: leaf r sits at position n + r, node i (1 <= i < n)
+ * keeps the loser of the match between its subtrees, and tree[0] the overall
+ * winner. Replaying a leaf costs one comparison per level, half a binary heap's
+ * sift-down. build uses win[0 .. 2n) as scratch. */
+static void tree_build(uint32_t *tree, uint32_t *win, const head *h, uint32_t n,
+                       int32_t reverse) {
+    for (uint32_t r = 0; r < n; r++) win[n + r] = r;
+    for (uint32_t i = n; i-- > 1;) {
+        uint32_t a = win[2 * i], b = win[2 * i + 1];
+        if (beats(h, a, b, reverse)) {
+            win[i] = a;
+            tree[i] = b;
+        } else {
+            win[i] = b;
+            tree[i] = a;
+        }
     }
-    h[i] = x;
+    tree[0] = n > 1 ? win[1] : 0;
+}
+
+static inline void tree_replay(uint32_t *tree, const head *h, uint32_t n, uint32_t r,
+                               int32_t reverse) {
+    uint32_t winner = r;
+    for (uint32_t i = (n + r) >> 1; i >= 1; i >>= 1) {
+        if (beats(h, tree[i], winner, reverse)) {
+            uint32_t t = tree[i];
+            tree[i] = winner;
+            winner = t;
+        }
+    }
+    tree[0] = winner;
 }
 
 /* Stripe of a seqno: the number of snapshots strictly below it, so stripe j is
@@ -138,25 +166,33 @@ int shale_merge_step(shale_run *runs, uint32_t nruns, int32_t reverse, int32_t m
     const uint64_t needed = compact ? (uint64_t)nsnapshots + 1 : 1;
     const uint64_t read_snapshot = nsnapshots ? snapshots[0] : UINT64_MAX;
 
-    head stack_heap[HEAP_STACK_RUNS];
-    head *heap = stack_heap;
+    if (nruns == 0) return SHALE_MERGE_DONE;
+    head stack_heads[HEAP_STACK_RUNS];
+    uint32_t stack_tree[3 * HEAP_STACK_RUNS];
+    head *heads = stack_heads;
+    uint32_t *tree = stack_tree;
     if (nruns > HEAP_STACK_RUNS) {
-        heap = malloc(sizeof(head) * nruns);
-        if (heap == NULL) return -1;
+        heads = malloc(sizeof(head) * nruns);
+        tree = malloc(sizeof(uint32_t) * 3 * (size_t)nruns);
+        if (heads == NULL || tree == NULL) {
+            free(heads);
+            free(tree);
+            return -1;
+        }
     }
-    uint32_t n = 0;
+    uint32_t live = 0;
     for (uint32_t r = 0; r < nruns; r++) {
-        if (run_exhausted(&runs[r], reverse)) continue;
-        heap[n].key = entry_key(&runs[r], runs[r].next, &heap[n].len);
-        heap[n].run = r;
-        n++;
+        heads[r].dead = run_exhausted(&runs[r], reverse);
+        if (heads[r].dead) continue;
+        heads[r].key = entry_key(&runs[r], runs[r].next, &heads[r].len);
+        live++;
     }
-    for (uint32_t i = n / 2; i-- > 0;) sift_down(heap, n, i, reverse);
+    tree_build(tree, tree + nruns, heads, nruns, reverse);
 
     uint32_t produced = 0;
     int status;
     for (;;) {
-        if (n == 0) {
+        if (live == 0) {
             status = SHALE_MERGE_DONE;
             break;
         }
@@ -164,8 +200,8 @@ int shale_merge_step(shale_run *runs, uint32_t nruns, int32_t reverse, int32_t m
             status = SHALE_MERGE_OUT_FULL;
             break;
         }
-        const uint8_t *k = heap[0].key;
-        const uint32_t klen = heap[0].len;
+        const uint8_t *k = heads[tree[0]].key;
+        const uint32_t klen = heads[tree[0]].len;
         uint32_t refill = NO_RUN;
 
         /* READ: the best visible version so far. */
@@ -181,7 +217,7 @@ int shale_merge_step(shale_run *runs, uint32_t nruns, int32_t reverse, int32_t m
         }
 
         do {
-            const uint32_t r = heap[0].run;
+            const uint32_t r = tree[0];
             shale_run *run = &runs[r];
             int64_t i = run->next;
             const int64_t step = reverse ? -1 : 1;
@@ -216,12 +252,13 @@ int shale_merge_step(shale_run *runs, uint32_t nruns, int32_t reverse, int32_t m
             run->next = i;
             if (run_exhausted(run, reverse)) {
                 if (!run->finished && r < refill) refill = r;
-                heap[0] = heap[--n];
+                heads[r].dead = 1;
+                live--;
             } else {
-                heap[0].key = entry_key(run, i, &heap[0].len);
+                heads[r].key = entry_key(run, i, &heads[r].len);
             }
-            if (n > 1) sift_down(heap, n, 0, reverse);
-        } while (n > 0 && key_eq(heap[0].key, heap[0].len, k, klen));
+            tree_replay(tree, heads, nruns, r, reverse);
+        } while (live > 0 && key_eq(heads[tree[0]].key, heads[tree[0]].len, k, klen));
 
         if (!compact) {
             if (found && (best_trailer & 0xff) == 1) {
@@ -251,7 +288,10 @@ int shale_merge_step(shale_run *runs, uint32_t nruns, int32_t reverse, int32_t m
         }
     }
     *out_n = produced;
-    if (heap != stack_heap) free(heap);
+    if (heads != stack_heads) {
+        free(heads);
+        free(tree);
+    }
     return status;
 }
 
