@@ -20,7 +20,13 @@ ffibuilder.set_source(
     '#include "shale_native.h"\n',
     sources=[str(p.relative_to(HERE.parent)) for p in sorted(HERE.glob("*.c"))],
     include_dirs=[str(HERE.relative_to(HERE.parent))],
-    extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+    extra_compile_args=[
+        "-O3",
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror=implicit-function-declaration",
+    ],
 )
 
 if __name__ == "__main__":

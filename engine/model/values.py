@@ -20,6 +20,7 @@ from __future__ import annotations
 from engine.errors import SerializationException, ValidationException, msg_key_empty
 from engine.errors import msg_param_invalid as _p
 from engine.model.numbers import normalize_number
+from engine.model.size import number_size
 
 __all__ = [
     "KEY_TYPES",
@@ -212,8 +213,6 @@ def validate_key_value(name: str, value: dict, expected_type: str, is_partition_
         if not size:
             raise ValidationException(msg_key_empty("binary", name))
     else:
-        from engine.model.size import number_size
-
         size = number_size(v)
     if is_partition_key and size > MAX_PARTITION_KEY_BYTES:
         raise ValidationException(

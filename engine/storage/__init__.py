@@ -1,6 +1,6 @@
 """engine.storage: a bytes-to-bytes LSM-tree store with named keyspaces.
 
-The layer knows nothing about DynamoDB. Its public surface:
+The layer knows nothing of the data model above it. Its public surface:
 
     store = Store.open("data", durability="sync")
     store.create_keyspace("items")

@@ -1,7 +1,7 @@
 """The storage engine's own small error hierarchy.
 
-Storage never raises DynamoDB errors: engine/api translates these. A missing key is
-`None`, never an exception.
+Storage never raises the errors of the layers above: engine/api translates these.
+A missing key is `None`, never an exception.
 """
 
 

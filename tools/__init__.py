@@ -1,0 +1,1 @@
+"""Offline tools that read a ShaleDB data directory without modifying it."""
