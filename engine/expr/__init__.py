@@ -6,13 +6,14 @@ Public surface:
 - bind(kind, text, names) -> BoundExpression; parse(kind, text) -> ParsedExpression (cached).
 - analyze_key_condition(root, hash_key, range_key) -> KeyCondition (Query's key range).
 - apply_update, check_key_not_updated, compile_condition, project, get_path: the pieces.
-- translate_legacy(...): Expected, AttributeUpdates, KeyConditions, QueryFilter, ScanFilter,
-  AttributesToGet and ConditionalOperator as expressions (engine.expr.legacy).
+- prepare_legacy(...) / check_not_mixed(params): Expected, AttributeUpdates, KeyConditions,
+  QueryFilter, ScanFilter, AttributesToGet and ConditionalOperator as the same trees.
 - Kind names: CONDITION, FILTER, KEY_CONDITION, UPDATE, PROJECTION; RESERVED_WORDS.
 """
 
 from engine.expr.evaluate import compile_condition, get_path, project
 from engine.expr.keycond import KeyCondition, analyze_key_condition
+from engine.expr.legacy import check_not_mixed, prepare_legacy
 from engine.expr.parser import (
     CONDITION,
     FILTER,
@@ -41,9 +42,11 @@ __all__ = [
     "apply_update",
     "bind",
     "check_key_not_updated",
+    "check_not_mixed",
     "compile_condition",
     "get_path",
     "parse",
     "prepare",
+    "prepare_legacy",
     "project",
 ]
