@@ -1,4 +1,4 @@
-/* Shared header of engine._native: every csrc/*.c declares its public functions
+/* Shared header of engine._native: each C source in csrc/ declares its public functions
  * here (or in a header included from here), matching its .cdef file. */
 #ifndef SHALE_NATIVE_H
 #define SHALE_NATIVE_H
