@@ -1,4 +1,7 @@
-/* Order-preserving key encoding; see keycodec.h and engine/codec/keys.py (the specification). */
+/* Order-preserving key encoding and the item codec; see keycodec.h. Specifications: the
+ * pure-Python twins engine/codec/keys.py (keys) and engine/model/itemcodec.py (items). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
 #include <string.h>
 
 #include "keycodec.h"
@@ -195,4 +198,324 @@ int64_t shale_key_encode_primary(int pk_tag, const uint8_t *pk, size_t pkn, int 
     int64_t b = encode_one(sk_tag, sk, skn, out + 4 + a);
     if (b < 0) return -1;
     return 4 + a + b;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The item codec (format 1), specified by engine/model/itemcodec.py (the pure-Python twin).
+ * These two functions use the CPython API: they build and read the Python objects of an item
+ * directly, which is what makes decoding faster than orjson.loads of the wire JSON. They are
+ * exposed as real CPython functions (METH_O / METH_O), fetched once through
+ * shale_item_codec_functions(), so calls do not go through cffi and keep the GIL.
+ * ------------------------------------------------------------------------------------------- */
+
+enum { T_S = 1, T_N, T_B, T_FALSE, T_TRUE, T_NULL, T_SS, T_NS, T_BS, T_L, T_M };
+#define ITEM_FORMAT 1
+#define MAX_DEPTH 64
+
+static PyObject *k_tag[12]; /* interned "S", "N", ... indexed by T_* (BOOL for both booleans) */
+
+typedef struct {
+    const uint8_t *p, *end;
+} reader;
+
+static int rd_len(reader *r, Py_ssize_t *out) {
+    uint64_t v = 0;
+    int shift = 0;
+    while (r->p < r->end && shift < 64) {
+        uint8_t b = *r->p++;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            if (v > (uint64_t)(r->end - r->p) && v > 0x7FFFFFFF) break;
+            *out = (Py_ssize_t)v;
+            return 0;
+        }
+        shift += 7;
+    }
+    PyErr_SetString(PyExc_ValueError, "item codec: bad length");
+    return -1;
+}
+
+static PyObject *rd_str(reader *r, int binary) {
+    Py_ssize_t n;
+    if (rd_len(r, &n) < 0) return NULL;
+    if (n > r->end - r->p) {
+        PyErr_SetString(PyExc_ValueError, "item codec: truncated");
+        return NULL;
+    }
+    const char *s = (const char *)r->p;
+    r->p += n;
+    if (binary) return PyBytes_FromStringAndSize(s, n);
+    return PyUnicode_DecodeUTF8(s, n, "surrogatepass");
+}
+
+static PyObject *dec_value(reader *r, int depth);
+
+static PyObject *dec_map(reader *r, int depth) {
+    Py_ssize_t n;
+    if (rd_len(r, &n) < 0) return NULL;
+    PyObject *d = PyDict_New();
+    if (!d) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = rd_str(r, 0);
+        if (!k) goto fail;
+        PyObject *v = dec_value(r, depth + 1);
+        if (!v) {
+            Py_DECREF(k);
+            goto fail;
+        }
+        int rc = PyDict_SetItem(d, k, v);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        if (rc < 0) goto fail;
+    }
+    return d;
+fail:
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *dec_list(reader *r, int depth, int kind) {
+    Py_ssize_t n;
+    if (rd_len(r, &n) < 0) return NULL;
+    if (n > r->end - r->p) {
+        PyErr_SetString(PyExc_ValueError, "item codec: truncated");
+        return NULL;
+    }
+    PyObject *l = PyList_New(n);
+    if (!l) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = kind == T_L ? dec_value(r, depth + 1) : rd_str(r, kind == T_BS);
+        if (!v) {
+            Py_DECREF(l);
+            return NULL;
+        }
+        PyList_SET_ITEM(l, i, v);
+    }
+    return l;
+}
+
+static PyObject *dec_value(reader *r, int depth) {
+    if (depth > MAX_DEPTH || r->p >= r->end) {
+        PyErr_SetString(PyExc_ValueError, "item codec: truncated or too deep");
+        return NULL;
+    }
+    int tag = *r->p++;
+    PyObject *payload;
+    switch (tag) {
+        case T_S: case T_N: payload = rd_str(r, 0); break;
+        case T_B: payload = rd_str(r, 1); break;
+        case T_FALSE: payload = Py_NewRef(Py_False); break;
+        case T_TRUE: case T_NULL: payload = Py_NewRef(Py_True); break;
+        case T_SS: case T_NS: case T_BS: case T_L: payload = dec_list(r, depth, tag); break;
+        case T_M: payload = dec_map(r, depth); break;
+        default:
+            PyErr_Format(PyExc_ValueError, "item codec: bad tag %d", tag);
+            return NULL;
+    }
+    if (!payload) return NULL;
+    PyObject *d = PyDict_New();
+    if (!d || PyDict_SetItem(d, k_tag[tag], payload) < 0) {
+        Py_XDECREF(d);
+        Py_DECREF(payload);
+        return NULL;
+    }
+    Py_DECREF(payload);
+    return d;
+}
+
+static PyObject *py_decode_item(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    reader r = {(const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len};
+    PyObject *out = NULL;
+    if (r.p >= r.end || *r.p != ITEM_FORMAT) {
+        PyErr_SetString(PyExc_ValueError, "item codec: not a format-1 item");
+    } else {
+        r.p++;
+        out = dec_map(&r, 0);
+        if (out && r.p != r.end) {
+            Py_CLEAR(out);
+            PyErr_SetString(PyExc_ValueError, "item codec: trailing bytes");
+        }
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    uint8_t small[512];
+} writer;
+
+static int wr_reserve(writer *w, size_t n) {
+    if (w->len + n <= w->cap) return 0;
+    size_t cap = w->cap * 2;
+    while (cap < w->len + n) cap *= 2;
+    uint8_t *nb;
+    if (w->buf == w->small) {
+        nb = PyMem_Malloc(cap);
+        if (nb) memcpy(nb, w->buf, w->len);
+    } else {
+        nb = PyMem_Realloc(w->buf, cap);
+    }
+    if (!nb) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    w->buf = nb;
+    w->cap = cap;
+    return 0;
+}
+
+static int wr_len(writer *w, size_t v) {
+    if (wr_reserve(w, 10) < 0) return -1;
+    while (v >= 0x80) {
+        w->buf[w->len++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    w->buf[w->len++] = (uint8_t)v;
+    return 0;
+}
+
+static int wr_bytes(writer *w, const char *s, Py_ssize_t n) {
+    if (wr_len(w, (size_t)n) < 0 || wr_reserve(w, (size_t)n) < 0) return -1;
+    memcpy(w->buf + w->len, s, (size_t)n);
+    w->len += (size_t)n;
+    return 0;
+}
+
+static int wr_str(writer *w, PyObject *s) {
+    if (!PyUnicode_Check(s)) {
+        PyErr_SetString(PyExc_TypeError, "item codec: expected str");
+        return -1;
+    }
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (u) return wr_bytes(w, u, n);
+    PyErr_Clear(); /* lone surrogates: encode as DynamoDB's JSON would carry them */
+    PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (!b) return -1;
+    int rc = wr_bytes(w, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return rc;
+}
+
+static int wr_blob(writer *w, PyObject *b) {
+    if (!PyBytes_Check(b)) {
+        PyErr_SetString(PyExc_TypeError, "item codec: expected bytes");
+        return -1;
+    }
+    return wr_bytes(w, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+}
+
+static int wr_tag(writer *w, int tag) {
+    if (wr_reserve(w, 1) < 0) return -1;
+    w->buf[w->len++] = (uint8_t)tag;
+    return 0;
+}
+
+static int enc_value(writer *w, PyObject *v, int depth);
+
+static int enc_map(writer *w, PyObject *m, int depth) {
+    if (!PyDict_Check(m)) {
+        PyErr_SetString(PyExc_TypeError, "item codec: expected dict");
+        return -1;
+    }
+    if (wr_len(w, (size_t)PyDict_GET_SIZE(m)) < 0) return -1;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(m, &pos, &k, &v)) {
+        if (wr_str(w, k) < 0 || enc_value(w, v, depth + 1) < 0) return -1;
+    }
+    return 0;
+}
+
+static int enc_list(writer *w, PyObject *l, int depth, int kind) {
+    if (!PyList_Check(l)) {
+        PyErr_SetString(PyExc_TypeError, "item codec: expected list");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(l);
+    if (wr_len(w, (size_t)n) < 0) return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = PyList_GET_ITEM(l, i);
+        int rc = kind == T_L ? enc_value(w, e, depth + 1) : kind == T_BS ? wr_blob(w, e) : wr_str(w, e);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+static int enc_value(writer *w, PyObject *v, int depth) {
+    if (depth > MAX_DEPTH || !PyDict_Check(v) || PyDict_GET_SIZE(v) != 1) {
+        PyErr_SetString(PyExc_TypeError, "item codec: not an AttributeValue");
+        return -1;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *k, *x;
+    PyDict_Next(v, &pos, &k, &x);
+    Py_ssize_t n;
+    const char *t = PyUnicode_Check(k) ? PyUnicode_AsUTF8AndSize(k, &n) : NULL;
+    if (!t) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "item codec: bad type tag");
+        return -1;
+    }
+    int tag = 0;
+    if (n == 1) {
+        tag = t[0] == 'S' ? T_S : t[0] == 'N' ? T_N : t[0] == 'B' ? T_B : t[0] == 'M' ? T_M
+            : t[0] == 'L' ? T_L : 0;
+    } else if (n == 2) {
+        if (t[1] == 'S') tag = t[0] == 'S' ? T_SS : t[0] == 'N' ? T_NS : t[0] == 'B' ? T_BS : 0;
+    } else if (n == 4 && memcmp(t, "BOOL", 4) == 0) {
+        tag = x == Py_True ? T_TRUE : x == Py_False ? T_FALSE : -1;
+    } else if (n == 4 && memcmp(t, "NULL", 4) == 0) {
+        tag = x == Py_True ? T_NULL : -1;
+    }
+    if (tag <= 0) {
+        PyErr_SetString(PyExc_TypeError, "item codec: bad type tag or value");
+        return -1;
+    }
+    if (wr_tag(w, tag) < 0) return -1;
+    switch (tag) {
+        case T_S: case T_N: return wr_str(w, x);
+        case T_B: return wr_blob(w, x);
+        case T_SS: case T_NS: case T_BS: case T_L: return enc_list(w, x, depth, tag);
+        case T_M: return enc_map(w, x, depth);
+        default: return 0;
+    }
+}
+
+static PyObject *py_encode_item(PyObject *self, PyObject *item) {
+    (void)self;
+    writer w;
+    w.buf = w.small;
+    w.len = 0;
+    w.cap = sizeof w.small;
+    w.buf[w.len++] = ITEM_FORMAT;
+    PyObject *out = NULL;
+    if (enc_map(&w, item, 0) == 0) out = PyBytes_FromStringAndSize((const char *)w.buf, (Py_ssize_t)w.len);
+    if (w.buf != w.small) PyMem_Free(w.buf);
+    return out;
+}
+
+static PyMethodDef item_codec_methods[] = {
+    {"encode_item", py_encode_item, METH_O, "Encode a normalised item (format 1)."},
+    {"decode_item", py_decode_item, METH_O, "Decode a format-1 item."},
+};
+
+void *shale_item_codec_functions(void) {
+    PyGILState_STATE g = PyGILState_Ensure();
+    static const char *names[12] = {"", "S", "N", "B", "BOOL", "BOOL", "NULL", "SS", "NS", "BS", "L", "M"};
+    PyObject *out = NULL;
+    for (int i = 1; i < 12; i++) {
+        if (!k_tag[i]) k_tag[i] = PyUnicode_InternFromString(names[i]);
+        if (!k_tag[i]) goto done;
+    }
+    out = Py_BuildValue("(NN)", PyCFunction_New(&item_codec_methods[0], NULL),
+                        PyCFunction_New(&item_codec_methods[1], NULL));
+done:
+    PyGILState_Release(g);
+    return out;
 }

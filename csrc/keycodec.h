@@ -1,4 +1,5 @@
-/* Order-preserving encoding of DynamoDB key values (S, N, B) and composite keys.
+/* Order-preserving encoding of DynamoDB key values (S, N, B) and composite keys, and the item
+ * codec's native half.
  * The byte format is specified in engine/codec/keys.py, the pure-Python twin that is the oracle
  * in property tests; this file must agree with it byte for byte. */
 #ifndef SHALE_KEYCODEC_H
@@ -36,5 +37,10 @@ uint32_t shale_key_hash(const uint8_t *src, size_t n);
  * SHALE_KEY_NUMBER_MAX) bytes. Returns the length, or -1 on a bad tag or number. */
 int64_t shale_key_encode_primary(int pk_tag, const uint8_t *pk, size_t pkn, int sk_tag,
                                  const uint8_t *sk, size_t skn, uint8_t *out);
+
+/* The item codec (format 1, see engine/model/itemcodec.py): returns a new reference to a tuple
+ * (encode_item, decode_item) of CPython functions, as a void pointer because cffi declarations
+ * cannot name PyObject. Called once at import; takes the GIL itself. */
+void *shale_item_codec_functions(void);
 
 #endif

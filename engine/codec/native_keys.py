@@ -1,4 +1,4 @@
-"""Native key encoding: thin cffi wrappers over csrc/keycodec.c.
+"""Native key encoding (thin cffi wrappers over csrc/keycodec.c) and the native item codec.
 
 Names, signatures, results and exceptions are identical to the pure-Python twin in
 engine/codec/keys.py, which specifies the byte format. Output goes through one scratch buffer
@@ -20,6 +20,8 @@ __all__ = [
     "encode_key_values",
     "encode_primary_key",
     "hash_prefix",
+    "native_decode_item",
+    "native_encode_item",
     "partition_hash",
 ]
 
@@ -157,3 +159,21 @@ def decode_primary_key(
     if pos != len(data):
         raise ValueError("trailing bytes after key")
     return pk, sk
+
+
+# --- The item codec's native half (csrc/keycodec.c; specification: engine/model/itemcodec.py).
+# The C side hands out two real CPython functions; they are fetched once here, so item encode
+# and decode calls do not go through cffi at all.
+
+
+def _fetch_item_codec() -> tuple:
+    import ctypes
+
+    ptr = lib.shale_item_codec_functions()
+    if ptr == ffi.NULL:
+        raise ImportError("engine._native: the item codec failed to initialise")
+    # The C side returned a new reference that is deliberately kept for the process lifetime.
+    return ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
+
+
+native_encode_item, native_decode_item = _fetch_item_codec()

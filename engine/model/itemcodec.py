@@ -1,134 +1,178 @@
 """The item codec: a whole item as the bytes of one storage value.
 
-Format 1 (DO NOT CHANGE: on disk) is a documented subset of CPython's ``marshal`` version 4
-stream, written and read by ``marshal`` (C speed: decoding a typical item is faster than
-``orjson.loads`` of its wire JSON and than ``msgpack.unpackb``). The item is stored in boto3's
-low-level shape, normalised (canonical number text, validated sets), so decoding returns exactly
-what a GetItem answers. Only these marshal codes occur (``| 0x80`` marks a back-referenceable
-object; ``r`` refers back to the n-th such object, u32 LE):
+Format 1 (DO NOT CHANGE: on disk). Lengths and counts are unsigned LEB128 varints; strings are
+UTF-8 (lone surrogates written as by Python's "surrogatepass"); numbers are their canonical text.
 
 ```
-item   := dict
-dict   := '{' (str value)* '0'
-value  := dict | list | str | bytes | 'T' | 'F' | ref
-list   := '[' count: u32 LE  value*                 (L members, SS/NS/BS members)
-str    := ('z'|'Z') len: u8 ascii | ('a'|'A') len: u32 LE ascii
-        | ('u'|'t') len: u32 LE utf-8 (surrogatepass)
-bytes  := 's' len: u32 LE raw
-ref    := 'r' index: u32 LE
+item   := 0x01 (format) | map
+map    := count: varint | (name: str | value)*
+str    := len: varint | bytes
+value  := 0x01 str (S) | 0x02 str (N) | 0x03 str (B) | 0x04 (BOOL false) | 0x05 (BOOL true)
+        | 0x06 (NULL) | 0x07 count str* (SS) | 0x08 count str* (NS) | 0x09 count str* (BS)
+        | 0x0A count value* (L) | 0x0B map (M)
 ```
 
-Python values map as: dict -> AttributeValue or M member map, list -> L or set members, True /
-False -> BOOL and NULL flags. The first byte of a format-1 value is always ``{`` or ``{|0x80``
-(0x7B/0xFB); a future format starts with a byte below 0x20, so the version costs no byte.
-Encoding is not canonical bytes (back-references depend on object identity): compare decoded
-items, never encoded bytes. :func:`decode_item_reference` is an independent pure-Python reader of
-the grammar above, used by tests so that the format never silently depends on more of marshal.
+Worked example: ``{"a": {"N": "1"}}`` encodes as ``01 01 01 61 02 01 31``.
+
+Items are stored normalised (engine.model.values), so decoding returns exactly what GetItem
+answers. Encoding is canonical for a given dict (attribute order is kept), but compare decoded
+items, not bytes, to decide whether a write changed anything.
+
+The functions here are the pure-Python twin, which specifies the format; :func:`encode_item`
+and :func:`decode_item` are the native implementation from csrc/keycodec.c (CPython API, so
+decoding a typical item is faster than ``orjson.loads`` of its wire JSON), and property tests
+check that both agree byte for byte. Thread-safe.
 """
 
 from __future__ import annotations
 
-import marshal
-import struct
-
+from engine.codec.native_keys import native_decode_item as _c_decode
+from engine.codec.native_keys import native_encode_item as _c_encode
 from engine.errors import InternalServerError
 
-__all__ = ["decode_item", "decode_item_reference", "encode_item"]
+__all__ = ["FORMAT", "decode_item", "decode_item_py", "encode_item", "encode_item_py"]
 
-_MARSHAL_VERSION = 4
-_FORMAT1_FIRST = (0x7B, 0xFB)
-_dumps = marshal.dumps
-_loads = marshal.loads
+FORMAT = 1
+_TAGS = {"S": 1, "N": 2, "B": 3, "SS": 7, "NS": 8, "BS": 9, "L": 10, "M": 11}
+_NAMES = {v: k for k, v in _TAGS.items()}
 
 
 def encode_item(item: dict) -> bytes:
-    """Encode a normalised item (see engine.model.values) as format-1 bytes."""
-    return _dumps(item, _MARSHAL_VERSION)
+    """Encode a normalised item as format-1 bytes (native).
+
+    Raises TypeError if ``item`` is not a normalised item in boto3's low-level shape.
+    """
+    return _c_encode(item)
 
 
 def decode_item(data: bytes) -> dict:
-    """Decode bytes written by :func:`encode_item`.
-
-    Raises InternalServerError if the bytes are not a format-1 item (corruption is an internal
-    error, never a client's).
-    """
+    """Decode format-1 bytes (native); raise InternalServerError if they are not an item."""
     try:
-        if data[0] in _FORMAT1_FIRST:
-            item = _loads(data)
-            if type(item) is dict:
-                return item
-    except (EOFError, ValueError, TypeError, IndexError):
-        pass
-    raise InternalServerError("Item codec: not a format-1 item")
+        return _c_decode(data)
+    except ValueError as exc:
+        raise InternalServerError(str(exc)) from None
 
 
-_U32 = struct.Struct("<I")
+# --- the pure-Python twin ------------------------------------------------------------------------
 
 
-def decode_item_reference(data: bytes) -> dict:
-    """Pure-Python reader of format 1 (the grammar in the module docstring)."""
-    refs: list = []
-    pos = 0
+def _varint(out: bytearray, n: int) -> None:
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
 
-    def read() -> object:
-        nonlocal pos
-        code = data[pos]
-        pos += 1
-        flag = code & 0x80
-        code &= 0x7F
-        slot = -1
-        if flag:
-            slot = len(refs)
-            refs.append(None)
-        c = chr(code)
-        if c == "{":
-            out: object = {}
-            if flag:
-                refs[slot] = out
-            while data[pos] != ord("0"):
-                k = read()
-                out[k] = read()  # type: ignore[index]
-            pos += 1
-            return out
-        if c == "[":
-            (n,) = _U32.unpack_from(data, pos)
-            pos += 4
-            lst: list = []
-            if flag:
-                refs[slot] = lst
-            for _ in range(n):
-                lst.append(read())
-            return lst
-        if c in "zZ":
-            n = data[pos]
-            pos += 1
-            out = data[pos : pos + n].decode("ascii")
-        elif c in "aAut":
-            (n,) = _U32.unpack_from(data, pos)
-            pos += 4
-            raw = data[pos : pos + n]
-            out = raw.decode("ascii") if c in "aA" else raw.decode("utf-8", "surrogatepass")
-        elif c == "s":
-            (n,) = _U32.unpack_from(data, pos)
-            pos += 4
-            out = bytes(data[pos : pos + n])
-        elif c == "T":
-            out = True
-        elif c == "F":
-            out = False
-        elif c == "r":
-            (n,) = _U32.unpack_from(data, pos)
-            pos += 4
-            return refs[n]
-        else:
-            raise InternalServerError(f"Item codec: unexpected code {code:#x} at {pos - 1}")
-        if c not in "TF":
-            pos += n
-        if flag:
-            refs[slot] = out
-        return out
 
-    item = read()
-    if pos != len(data) or type(item) is not dict:
-        raise InternalServerError("Item codec: trailing bytes or not an item")
+def _str(out: bytearray, s: str | bytes) -> None:
+    raw = s if isinstance(s, bytes) else s.encode("utf-8", "surrogatepass")
+    _varint(out, len(raw))
+    out += raw
+
+
+def _enc_map(out: bytearray, m: dict) -> None:
+    _varint(out, len(m))
+    for name, value in m.items():
+        _str(out, name)
+        _enc_value(out, value)
+
+
+def _enc_value(out: bytearray, value: dict) -> None:
+    ((tag, v),) = value.items()
+    if tag == "BOOL":
+        out.append(5 if v else 4)
+    elif tag == "NULL":
+        out.append(6)
+    elif tag in ("S", "N", "B"):
+        out.append(_TAGS[tag])
+        _str(out, v)
+    elif tag in ("SS", "NS", "BS"):
+        out.append(_TAGS[tag])
+        _varint(out, len(v))
+        for m in v:
+            _str(out, m)
+    elif tag == "L":
+        out.append(10)
+        _varint(out, len(v))
+        for e in v:
+            _enc_value(out, e)
+    elif tag == "M":
+        out.append(11)
+        _enc_map(out, v)
+    else:
+        raise TypeError(f"item codec: bad type tag {tag!r}")
+
+
+def encode_item_py(item: dict) -> bytes:
+    """Pure-Python twin of :func:`encode_item`."""
+    out = bytearray([FORMAT])
+    _enc_map(out, item)
+    return bytes(out)
+
+
+class _Reader:
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def varint(self) -> int:
+        n = shift = 0
+        while True:
+            b = self.data[self.pos]
+            self.pos += 1
+            n |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return n
+            shift += 7
+
+    def raw(self) -> bytes:
+        n = self.varint()
+        start = self.pos
+        self.pos += n
+        if self.pos > len(self.data):
+            raise IndexError
+        return bytes(self.data[start : self.pos])
+
+    def str(self) -> str:
+        return self.raw().decode("utf-8", "surrogatepass")
+
+    def map(self) -> dict:
+        return {self.str(): self.value() for _ in range(self.varint())}
+
+    def value(self) -> dict:
+        tag = self.data[self.pos]
+        self.pos += 1
+        if tag == 4 or tag == 5:
+            return {"BOOL": tag == 5}
+        if tag == 6:
+            return {"NULL": True}
+        name = _NAMES.get(tag)
+        if name is None:
+            raise ValueError(f"bad tag {tag}")
+        if tag in (1, 2):
+            return {name: self.str()}
+        if tag == 3:
+            return {name: self.raw()}
+        if tag in (7, 8):
+            return {name: [self.str() for _ in range(self.varint())]}
+        if tag == 9:
+            return {name: [self.raw() for _ in range(self.varint())]}
+        if tag == 10:
+            return {name: [self.value() for _ in range(self.varint())]}
+        return {name: self.map()}
+
+
+def decode_item_py(data: bytes) -> dict:
+    """Pure-Python twin of :func:`decode_item`."""
+    r = _Reader(data)
+    try:
+        if not data or data[0] != FORMAT:
+            raise ValueError("not a format-1 item")
+        r.pos = 1
+        item = r.map()
+        if r.pos != len(data):
+            raise ValueError("trailing bytes")
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        raise InternalServerError(f"item codec: {exc}") from None
     return item
