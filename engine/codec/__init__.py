@@ -19,6 +19,14 @@ except ImportError as exc:
     ) from exc
 
 from .block import block_get, py_block_get
+from .keys import decode_key_value as py_decode_key_value
+from .keys import decode_key_values as py_decode_key_values
+from .keys import decode_primary_key as py_decode_primary_key
+from .keys import encode_key_value as py_encode_key_value
+from .keys import encode_key_values as py_encode_key_values
+from .keys import encode_primary_key as py_encode_primary_key
+from .keys import hash_prefix as py_hash_prefix
+from .keys import partition_hash as py_partition_hash
 from .merge import (
     KIND_TOMBSTONE,
     KIND_VALUE,
@@ -32,6 +40,16 @@ from .merge import (
     py_bloom_build,
     py_bloom_may_contain,
     py_lower_bound,
+)
+from .native_keys import (
+    decode_key_value,
+    decode_key_values,
+    decode_primary_key,
+    encode_key_value,
+    encode_key_values,
+    encode_primary_key,
+    hash_prefix,
+    partition_hash,
 )
 from .native_merge import Merger, bloom_build, bloom_may_contain, lower_bound
 
@@ -48,10 +66,26 @@ __all__ = [
     "block_get",
     "bloom_build",
     "bloom_may_contain",
+    "decode_key_value",
+    "decode_key_values",
+    "decode_primary_key",
+    "encode_key_value",
+    "encode_key_values",
+    "encode_primary_key",
+    "hash_prefix",
     "lower_bound",
     "make_run_buffer",
+    "partition_hash",
     "py_block_get",
     "py_bloom_build",
     "py_bloom_may_contain",
+    "py_decode_key_value",
+    "py_decode_key_values",
+    "py_decode_primary_key",
+    "py_encode_key_value",
+    "py_encode_key_values",
+    "py_encode_primary_key",
+    "py_hash_prefix",
     "py_lower_bound",
+    "py_partition_hash",
 ]

@@ -8,6 +8,7 @@ microsecond and do not release the GIL.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 
 from engine._native import ffi, lib
@@ -167,8 +168,6 @@ def decode_primary_key(
 
 
 def _fetch_item_codec() -> tuple:
-    import ctypes
-
     ptr = lib.shale_item_codec_functions()
     if ptr == ffi.NULL:
         raise ImportError("engine._native: the item codec failed to initialise")

@@ -17,6 +17,8 @@ values up to 2048 bytes and sort key values up to 1024 bytes. Pure functions; th
 
 from __future__ import annotations
 
+import base64
+
 from engine.errors import SerializationException, ValidationException, msg_key_empty
 from engine.errors import msg_param_invalid as _p
 from engine.model.numbers import normalize_number
@@ -82,8 +84,6 @@ def _serialization(got: object, want: str) -> SerializationException:
 
 def _fmt_member(m: object) -> str:
     if isinstance(m, (bytes, bytearray)):
-        import base64
-
         return base64.b64encode(bytes(m)).decode()
     return str(m)
 
