@@ -500,12 +500,179 @@ static PyObject *py_encode_item(PyObject *self, PyObject *item) {
     return out;
 }
 
-static PyMethodDef item_codec_methods[] = {
+/* --- Key codec entry points for Python (same contracts as engine/codec/keys.py). ---------- */
+
+static int key_tag(PyObject *tag) {
+    Py_ssize_t n;
+    const char *t = PyUnicode_Check(tag) ? PyUnicode_AsUTF8AndSize(tag, &n) : NULL;
+    if (t && n == 1 && (t[0] == 'S' || t[0] == 'N' || t[0] == 'B')) return t[0];
+    PyErr_Clear();
+    PyErr_Format(PyExc_ValueError, "not a key type: %R", tag);
+    return 0;
+}
+
+/* The raw bytes of a key value: UTF-8 of an S, ASCII of an N, the bytes of a B. *tmp may
+ * receive a new reference the caller releases. */
+static const char *key_raw(int tag, PyObject *v, Py_ssize_t *n, PyObject **tmp) {
+    *tmp = NULL;
+    if (tag == 'B') {
+        if (!PyBytes_Check(v)) {
+            PyErr_SetString(PyExc_TypeError, "B key values are bytes");
+            return NULL;
+        }
+        *n = PyBytes_GET_SIZE(v);
+        return PyBytes_AS_STRING(v);
+    }
+    if (!PyUnicode_Check(v)) {
+        PyErr_SetString(PyExc_TypeError, "S and N key values are str");
+        return NULL;
+    }
+    const char *u = PyUnicode_AsUTF8AndSize(v, n);
+    if (u) return u;
+    PyErr_Clear();
+    *tmp = PyUnicode_AsEncodedString(v, "utf-8", "surrogatepass");
+    if (!*tmp) return NULL;
+    *n = PyBytes_GET_SIZE(*tmp);
+    return PyBytes_AS_STRING(*tmp);
+}
+
+static PyObject *py_encode_primary_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "encode_primary_key(pk_tag, pk[, sk_tag, sk])");
+        return NULL;
+    }
+    int pt = key_tag(args[0]);
+    if (!pt) return NULL;
+    int st = 0;
+    if (nargs == 4 && args[2] != Py_None) {
+        st = key_tag(args[2]);
+        if (!st) return NULL;
+    }
+    PyObject *t1 = NULL, *t2 = NULL, *out = NULL;
+    Py_ssize_t pn = 0, sn = 0;
+    const char *sp = NULL;
+    const char *pp = key_raw(pt, args[1], &pn, &t1);
+    if (!pp) goto done;
+    if (st) {
+        sp = key_raw(st, args[3], &sn, &t2);
+        if (!sp) goto done;
+    }
+    size_t need = 4 + 2 * (size_t)pn + 2 + 2 * (size_t)sn + 2 + SHALE_KEY_NUMBER_MAX;
+    uint8_t stack[1024];
+    uint8_t *buf = need <= sizeof stack ? stack : PyMem_Malloc(need);
+    if (!buf) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t len = shale_key_encode_primary(pt, (const uint8_t *)pp, (size_t)pn, st,
+                                           (const uint8_t *)sp, (size_t)sn, buf);
+    if (len < 0)
+        PyErr_SetString(PyExc_ValueError, "not a canonical DynamoDB number in key");
+    else
+        out = PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)len);
+    if (buf != stack) PyMem_Free(buf);
+done:
+    Py_XDECREF(t1);
+    Py_XDECREF(t2);
+    return out;
+}
+
+static PyObject *py_encode_key_value(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "encode_key_value(tag, value)");
+        return NULL;
+    }
+    int t = key_tag(args[0]);
+    if (!t) return NULL;
+    PyObject *tmp, *out = NULL;
+    Py_ssize_t n;
+    const char *p = key_raw(t, args[1], &n, &tmp);
+    if (!p) return NULL;
+    size_t need = 2 * (size_t)n + 2 + SHALE_KEY_NUMBER_MAX;
+    uint8_t stack[512];
+    uint8_t *buf = need <= sizeof stack ? stack : PyMem_Malloc(need);
+    if (!buf) {
+        Py_XDECREF(tmp);
+        return PyErr_NoMemory();
+    }
+    int64_t len = t == 'N' ? shale_key_encode_number(p, (size_t)n, buf)
+                           : (int64_t)shale_key_encode_bytes((const uint8_t *)p, (size_t)n, buf);
+    if (len < 0)
+        PyErr_Format(PyExc_ValueError, "not a canonical DynamoDB number: %R", args[1]);
+    else
+        out = PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)len);
+    if (buf != stack) PyMem_Free(buf);
+    Py_XDECREF(tmp);
+    return out;
+}
+
+/* Decode one value of type tag at data[pos:]; returns (value, end) or NULL. */
+static PyObject *decode_one(int tag, const uint8_t *data, Py_ssize_t len, Py_ssize_t pos) {
+    if (pos < 0 || pos > len) {
+        PyErr_SetString(PyExc_ValueError, "key offset out of range");
+        return NULL;
+    }
+    size_t out_len = 0;
+    PyObject *value = NULL;
+    int64_t used;
+    if (tag == 'N') {
+        char text[SHALE_KEY_NUMBER_TEXT_MAX];
+        used = shale_key_decode_number(data + pos, (size_t)(len - pos), text, &out_len);
+        if (used >= 0) value = PyUnicode_FromStringAndSize(text, (Py_ssize_t)out_len);
+    } else {
+        uint8_t stack[512];
+        size_t cap = (size_t)(len - pos) + 1;
+        uint8_t *buf = cap <= sizeof stack ? stack : PyMem_Malloc(cap);
+        if (!buf) return PyErr_NoMemory();
+        used = shale_key_decode_bytes(data + pos, (size_t)(len - pos), buf, &out_len);
+        if (used >= 0)
+            value = tag == 'S' ? PyUnicode_DecodeUTF8((const char *)buf, (Py_ssize_t)out_len,
+                                                      "surrogatepass")
+                               : PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)out_len);
+        if (buf != stack) PyMem_Free(buf);
+    }
+    if (used < 0) {
+        PyErr_Format(PyExc_ValueError, "malformed %c key at offset %zd", tag, pos);
+        return NULL;
+    }
+    if (!value) return NULL;
+    return Py_BuildValue("(Nn)", value, pos + (Py_ssize_t)used);
+}
+
+static PyObject *py_decode_key_value(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "decode_key_value(tag, data[, pos])");
+        return NULL;
+    }
+    int t = key_tag(args[0]);
+    if (!t) return NULL;
+    Py_ssize_t pos = 0;
+    if (nargs == 3) {
+        pos = PyLong_AsSsize_t(args[2]);
+        if (pos == -1 && PyErr_Occurred()) return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[1], &view, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *out = decode_one(t, view.buf, view.len, pos);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyMethodDef codec_methods[] = {
     {"encode_item", py_encode_item, METH_O, "Encode a normalised item (format 1)."},
     {"decode_item", py_decode_item, METH_O, "Decode a format-1 item."},
+    {"encode_key_value", (PyCFunction)(void (*)(void))py_encode_key_value, METH_FASTCALL,
+     "encode_key_value(tag, value) -> bytes"},
+    {"encode_primary_key", (PyCFunction)(void (*)(void))py_encode_primary_key, METH_FASTCALL,
+     "encode_primary_key(pk_tag, pk[, sk_tag, sk]) -> bytes"},
+    {"decode_key_value", (PyCFunction)(void (*)(void))py_decode_key_value, METH_FASTCALL,
+     "decode_key_value(tag, data[, pos]) -> (value, end)"},
 };
 
-void *shale_item_codec_functions(void) {
+void *shale_codec_functions(void) {
     PyGILState_STATE g = PyGILState_Ensure();
     static const char *names[12] = {"", "S", "N", "B", "BOOL", "BOOL", "NULL", "SS", "NS", "BS", "L", "M"};
     PyObject *out = NULL;
@@ -513,8 +680,17 @@ void *shale_item_codec_functions(void) {
         if (!k_tag[i]) k_tag[i] = PyUnicode_InternFromString(names[i]);
         if (!k_tag[i]) goto done;
     }
-    out = Py_BuildValue("(NN)", PyCFunction_New(&item_codec_methods[0], NULL),
-                        PyCFunction_New(&item_codec_methods[1], NULL));
+    int n = (int)(sizeof codec_methods / sizeof codec_methods[0]);
+    out = PyTuple_New(n);
+    if (!out) goto done;
+    for (int i = 0; i < n; i++) {
+        PyObject *f = PyCFunction_New(&codec_methods[i], NULL);
+        if (!f) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyTuple_SET_ITEM(out, i, f);
+    }
 done:
     PyGILState_Release(g);
     return out;
