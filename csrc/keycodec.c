@@ -235,7 +235,39 @@ static int rd_len(reader *r, Py_ssize_t *out) {
     return -1;
 }
 
-static PyObject *rd_str(reader *r, int binary) {
+/* A str from UTF-8 bytes: ASCII (the common case) is copied straight into a new compact str. */
+static PyObject *make_str(const char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    while (i < n && !((unsigned char)s[i] & 0x80)) i++;
+    if (i < n) return PyUnicode_DecodeUTF8(s, n, "surrogatepass");
+    PyObject *u = PyUnicode_New(n, 127);
+    if (u) memcpy(PyUnicode_1BYTE_DATA(u), s, (size_t)n);
+    return u;
+}
+
+/* Attribute names repeat from item to item: a direct-mapped cache of short ASCII names avoids
+ * allocating them again (the GIL protects it). */
+#define NAME_CACHE_SIZE 2048
+#define NAME_CACHE_MAX_LEN 64
+static PyObject *name_cache[NAME_CACHE_SIZE];
+
+static PyObject *make_name(const char *s, Py_ssize_t n) {
+    if (n > NAME_CACHE_MAX_LEN) return make_str(s, n);
+    uint32_t h = 2166136261u;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+    PyObject **slot = &name_cache[h & (NAME_CACHE_SIZE - 1)];
+    PyObject *c = *slot;
+    if (c && PyUnicode_GET_LENGTH(c) == n && memcmp(PyUnicode_1BYTE_DATA(c), s, (size_t)n) == 0)
+        return Py_NewRef(c);
+    PyObject *u = make_str(s, n);
+    if (u && PyUnicode_IS_COMPACT_ASCII(u)) {
+        Py_XSETREF(*slot, Py_NewRef(u));
+    }
+    return u;
+}
+
+/* kind: 0 str, 1 bytes, 2 attribute name. */
+static PyObject *rd_str(reader *r, int kind) {
     Py_ssize_t n;
     if (rd_len(r, &n) < 0) return NULL;
     if (n > r->end - r->p) {
@@ -244,8 +276,9 @@ static PyObject *rd_str(reader *r, int binary) {
     }
     const char *s = (const char *)r->p;
     r->p += n;
-    if (binary) return PyBytes_FromStringAndSize(s, n);
-    return PyUnicode_DecodeUTF8(s, n, "surrogatepass");
+    if (kind == 1) return PyBytes_FromStringAndSize(s, n);
+    if (kind == 2) return make_name(s, n);
+    return make_str(s, n);
 }
 
 static PyObject *dec_value(reader *r, int depth);
@@ -256,7 +289,7 @@ static PyObject *dec_map(reader *r, int depth) {
     PyObject *d = PyDict_New();
     if (!d) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *k = rd_str(r, 0);
+        PyObject *k = rd_str(r, 2);
         if (!k) goto fail;
         PyObject *v = dec_value(r, depth + 1);
         if (!v) {
