@@ -34,7 +34,14 @@ from engine.expr.ast import (
 from engine.expr.parser import PROJECTION, UPDATE, ParsedExpression
 from engine.model.compare import compare_values
 
-__all__ = ["ATTRIBUTE_TYPES", "TYPE_WORDS", "bind_names", "check_values", "operand_type"]
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "TYPE_WORDS",
+    "bind_names",
+    "check_values",
+    "operand_type",
+    "value_checks",
+]
 
 ATTRIBUTE_TYPES = ("S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M")
 # Type names in ADD/DELETE operand messages.
@@ -313,3 +320,56 @@ def check_values(kind: str, bound: object, values: dict) -> None:
                     )
         return
     _check_node(kind, bound, values)  # type: ignore[arg-type]
+
+
+_VALUE_FUNCS = frozenset(("attribute_type", "begins_with", "list_append"))
+
+
+def _collect(node: object, out: list) -> None:
+    t = type(node)
+    if t is Between:
+        if type(node.low) is Value and type(node.high) is Value:  # type: ignore[attr-defined]
+            out.append(node)
+    elif t is Arith or (t is Func and node.name in _VALUE_FUNCS):  # type: ignore[attr-defined]
+        out.append(node)
+    if t in (Compare, And, Or, Arith):
+        _collect(node.left, out)  # type: ignore[attr-defined]
+        _collect(node.right, out)  # type: ignore[attr-defined]
+    elif t is Not:
+        _collect(node.operand, out)  # type: ignore[attr-defined]
+    elif t is In:
+        _collect(node.operand, out)  # type: ignore[attr-defined]
+        for c in node.candidates:  # type: ignore[attr-defined]
+            _collect(c, out)
+    elif t is Func:
+        for a in node.args:  # type: ignore[attr-defined]
+            _collect(a, out)
+    elif t is UpdateAction:
+        if node.action in ("ADD", "DELETE"):  # type: ignore[attr-defined]
+            out.append(node)
+        elif node.value is not None:  # type: ignore[attr-defined]
+            _collect(node.value, out)  # type: ignore[attr-defined]
+
+
+def value_checks(kind: str, bound: object) -> tuple:
+    """The nodes of a bound tree whose validity depends on the request's values.
+
+    :func:`check_values` over the whole tree equals: every referenced value is defined, then
+    :func:`check_values` of just these nodes. Computed once per bound expression.
+    """
+    out: list = []
+    if kind == UPDATE:
+        for a in bound:  # type: ignore[attr-defined]
+            _collect(a, out)
+    elif kind != PROJECTION:
+        _collect(bound, out)
+    return tuple(out)
+
+
+def check_value_nodes(kind: str, nodes: tuple, values: dict) -> None:
+    """Run the value-dependent checks of :func:`value_checks` nodes (all values defined)."""
+    for node in nodes:
+        if type(node) is UpdateAction:
+            check_values(kind, (node,), values)
+        else:
+            _check_node(kind, node, values)

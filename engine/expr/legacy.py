@@ -251,7 +251,7 @@ def _attribute_updates(updates: dict, vals: _Values) -> tuple[UpdateAction, ...]
 
 
 def _bound(kind: str, root: object, values: dict) -> BoundExpression:
-    parsed = ParsedExpression(kind, "<legacy>", root, frozenset(), frozenset(values))
+    parsed = ParsedExpression(kind, "<legacy>", root, frozenset(), frozenset())
     fn = compile_condition(root) if kind in (CONDITION, FILTER) else None  # type: ignore[arg-type]
     return BoundExpression(parsed, root, fn)
 

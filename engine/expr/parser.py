@@ -121,12 +121,13 @@ _KIND_WORDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ParsedExpression:
     """A parsed expression: its kind and text, the tree, and the names and values it uses.
 
     ``root`` is a condition node (condition kinds), a tuple of UpdateAction (update) or a tuple
-    of Path (projection).
+    of Path (projection). Compared and hashed by identity: :func:`parse` returns one object per
+    (kind, text), and caches keyed on it must not hash the whole tree.
     """
 
     kind: str

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.errors import DynamoDBError, ValidationException
-from engine.expr.bind import bind_names, check_values
+from engine.expr.bind import bind_names, check_value_nodes, check_values, value_checks
 from engine.expr.evaluate import compile_condition, project
 from engine.expr.parser import (
     CONDITION,
@@ -42,13 +42,21 @@ class BoundExpression:
     parsed: ParsedExpression
     root: object
     evaluate: Callable[[dict, dict], bool] | None
+    value_checks: tuple = ()
+
+    def check_values(self, values: dict) -> None:
+        """Raise DynamoDB's error if ``values`` does not fit this expression."""
+        if not self.parsed.value_refs <= values.keys():
+            check_values(self.parsed.kind, self.root, values)  # names the undefined value
+        if self.value_checks:
+            check_value_nodes(self.parsed.kind, self.value_checks, values)
 
 
 @lru_cache(maxsize=4096)
 def _bound(parsed: ParsedExpression, names_items: tuple) -> BoundExpression:
     root = bind_names(parsed, dict(names_items))
     fn = compile_condition(root) if parsed.kind in (CONDITION, FILTER) else None  # type: ignore
-    return BoundExpression(parsed, root, fn)
+    return BoundExpression(parsed, root, fn, value_checks(parsed.kind, root))
 
 
 def bind(kind: str, text: str, names: dict | None) -> BoundExpression:
@@ -155,7 +163,7 @@ def prepare(
     used_values: set[str] = set()
     for kind, text in given.items():
         b = bind(kind, text, names)
-        check_values(kind, b.root, checked)
+        b.check_values(checked)
         used_names |= b.parsed.name_refs
         used_values |= b.parsed.value_refs
         setattr(out, _FIELD[kind], b)
