@@ -4,7 +4,8 @@ Public surface:
 - prepare(...) -> PreparedExpressions: a request's expressions, names and values validated and
   bound in DynamoDB's order, with check_condition / matches_filter / apply_update / project.
 - bind(kind, text, names) -> BoundExpression; parse(kind, text) -> ParsedExpression (cached).
-- analyze_key_condition(root, hash_key, range_key) -> KeyCondition (Query's key range).
+- analyze_key_condition(root, hash_key, range_key) -> KeyCondition (Query's key range);
+  key_condition_values(kc, values, hash_type, range_type) checks the values' types.
 - apply_update, check_key_not_updated, compile_condition, project, get_path: the pieces.
 - prepare_legacy(...) / check_not_mixed(params): Expected, AttributeUpdates, KeyConditions,
   QueryFilter, ScanFilter, AttributesToGet and ConditionalOperator as the same trees.
@@ -12,7 +13,7 @@ Public surface:
 """
 
 from engine.expr.evaluate import compile_condition, get_path, project
-from engine.expr.keycond import KeyCondition, analyze_key_condition
+from engine.expr.keycond import KeyCondition, analyze_key_condition, key_condition_values
 from engine.expr.legacy import check_not_mixed, prepare_legacy
 from engine.expr.parser import (
     CONDITION,
@@ -45,6 +46,7 @@ __all__ = [
     "check_not_mixed",
     "compile_condition",
     "get_path",
+    "key_condition_values",
     "parse",
     "prepare",
     "prepare_legacy",

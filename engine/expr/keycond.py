@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.errors import ValidationException
+from engine.errors import msg_param_invalid as _p
 from engine.expr.ast import And, Between, Compare, Func, In, Node, Not, Or, Path, Value
 
-__all__ = ["KeyCondition", "analyze_key_condition"]
+__all__ = ["KeyCondition", "analyze_key_condition", "key_condition_values"]
 
 _FLIP = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -104,3 +105,26 @@ def analyze_key_condition(root: Node, hash_key: str, range_key: str | None) -> K
         sop, svals = conds[range_key]
         return KeyCondition(hash_key, vals[0], range_key, sop, svals)
     return KeyCondition(hash_key, vals[0])
+
+
+def key_condition_values(
+    kc: KeyCondition, values: dict, hash_type: str, range_type: str | None
+) -> tuple[dict, tuple[dict, ...]]:
+    """The partition key value and the sort key values of ``kc``, type-checked.
+
+    Raises ValidationException if a value's type differs from the key schema's type, or if
+    begins_with is used on a number sort key.
+    """
+    pk = values[kc.partition_value.name]
+    if hash_type not in pk:
+        raise _err(_p("Condition parameter type does not match schema type"))
+    sk = tuple(values[v.name] for v in kc.sort_values)
+    for v in sk:
+        if range_type not in v:
+            raise _err(_p("Condition parameter type does not match schema type"))
+    if kc.sort_op == "begins_with" and range_type == "N":
+        raise _err(
+            "Invalid KeyConditionExpression: Incorrect operand type for operator or function; "
+            "operator or function: begins_with, operand type: N"
+        )
+    return pk, sk
