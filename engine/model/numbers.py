@@ -104,11 +104,28 @@ def number_key(text: str) -> Decimal:
     return Decimal(text)
 
 
+def _int_result(r: int) -> str | None:
+    """Canonical text of an integer result when it is valid, else None (let _check decide)."""
+    text = str(r)
+    magnitude = text.lstrip("-")
+    if len(magnitude) <= MAX_SIGNIFICANT_DIGITS:
+        return text
+    return None
+
+
 def add_numbers(a: str, b: str) -> str:
     """Exact ``a + b`` of two canonical numbers, validated like an input."""
+    if "." not in a and "." not in b:  # canonical integers: exact int arithmetic is faster
+        text = _int_result(int(a) + int(b))
+        if text is not None:
+            return text
     return _check(_EXACT.add(Decimal(a), Decimal(b)))
 
 
 def subtract_numbers(a: str, b: str) -> str:
     """Exact ``a - b`` of two canonical numbers, validated like an input."""
+    if "." not in a and "." not in b:
+        text = _int_result(int(a) - int(b))
+        if text is not None:
+            return text
     return _check(_EXACT.subtract(Decimal(a), Decimal(b)))

@@ -84,3 +84,23 @@ def test_arithmetic_beyond_38_digits_is_a_precision_error():
 def test_arithmetic_overflow():
     with pytest.raises(ValidationException, match="Number overflow"):
         add_numbers(normalize_number(MAX), normalize_number("1E125"))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("1", "2"), ("-5", "3"), ("9" * 38, "1"), ("1" + "0" * 120, "1"), ("0", "0"), ("7", "-7")],
+)
+def test_integer_fast_path_agrees_with_exact_decimal(a, b):
+    from decimal import Decimal
+
+    from engine.errors import ValidationException as VE
+    from engine.model.numbers import _EXACT, _check
+
+    for fn, op in ((add_numbers, _EXACT.add), (subtract_numbers, _EXACT.subtract)):
+        try:
+            expected = _check(op(Decimal(a), Decimal(b)))
+        except VE as exc:
+            with pytest.raises(VE, match=exc.message[:20]):
+                fn(a, b)
+        else:
+            assert fn(a, b) == expected
