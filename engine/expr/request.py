@@ -13,6 +13,7 @@ dictionary lookups before evaluating. All caches are LRU and thread-safe (functo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,6 +34,10 @@ from engine.expr.update import apply_update
 from engine.model.values import validate_value
 
 __all__ = ["BoundExpression", "PreparedExpressions", "bind", "prepare"]
+
+
+_NAME_KEY = re.compile(r"#[A-Za-z0-9_]+")
+_VALUE_KEY = re.compile(r":[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -150,8 +155,17 @@ def prepare(
             f"ExpressionAttributeValues can only be specified when using expressions: "
             f"{kinds} {verb} null"
         )
+    for k in names or ():
+        if not _NAME_KEY.fullmatch(k):
+            raise ValidationException(
+                f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{k}"'
+            )
     checked: dict = {}
     for k, v in (values or {}).items():
+        if not _VALUE_KEY.fullmatch(k):
+            raise ValidationException(
+                f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{k}"'
+            )
         try:
             checked[k] = validate_value(v)
         except DynamoDBError as exc:

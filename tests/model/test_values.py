@@ -239,3 +239,35 @@ def test_item_codec_rejects_unnormalised_shapes():
     for bad in ({"a": {"X": "1"}}, {"a": {"S": 1}}, {"a": {}}, {"a": {"NULL": False}}):
         with pytest.raises(TypeError):
             encode_item(bad)
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=500)
+def test_native_decoder_survives_arbitrary_bytes(data):
+    from engine.errors import InternalServerError
+
+    try:
+        native = decode_item(b"\x01" + data)
+    except InternalServerError:
+        native = None
+    try:
+        twin = decode_item_py(b"\x01" + data)
+    except InternalServerError:
+        twin = None
+    assert native == twin
+
+
+@given(_items, st.data())
+@settings(max_examples=200)
+def test_native_decoder_survives_corrupted_items(item, data):
+    from engine.errors import InternalServerError
+
+    raw = bytearray(encode_item(item))
+    i = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+    raw[i] = data.draw(st.integers(min_value=0, max_value=255))
+    cut = data.draw(st.integers(min_value=1, max_value=len(raw)))
+    for blob in (bytes(raw), bytes(raw[:cut])):
+        try:
+            decode_item(blob)
+        except InternalServerError:
+            pass
