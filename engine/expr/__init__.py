@@ -6,7 +6,8 @@ Public surface:
 - bind(kind, text, names) -> BoundExpression; parse(kind, text) -> ParsedExpression (cached).
 - analyze_key_condition(root, hash_key, range_key) -> KeyCondition (Query's key range);
   key_condition_values(kc, values, hash_type, range_type) checks the values' types.
-- apply_update, check_key_not_updated, compile_condition, project, get_path: the pieces.
+- apply_update, check_key_not_updated, updated_paths, compile_condition, project, get_path:
+  the pieces (updated_paths + project give ReturnValues UPDATED_OLD / UPDATED_NEW).
 - prepare_legacy(...) / check_not_mixed(params): Expected, AttributeUpdates, KeyConditions,
   QueryFilter, ScanFilter, AttributesToGet and ConditionalOperator as the same trees.
 - Kind names: CONDITION, FILTER, KEY_CONDITION, UPDATE, PROJECTION; RESERVED_WORDS.
@@ -26,7 +27,7 @@ from engine.expr.parser import (
 )
 from engine.expr.request import BoundExpression, PreparedExpressions, bind, prepare
 from engine.expr.reserved import RESERVED_WORDS
-from engine.expr.update import apply_update, check_key_not_updated
+from engine.expr.update import apply_update, check_key_not_updated, updated_paths
 
 __all__ = [
     "CONDITION",
@@ -51,4 +52,5 @@ __all__ = [
     "prepare",
     "prepare_legacy",
     "project",
+    "updated_paths",
 ]

@@ -25,7 +25,12 @@ from engine.expr.ast import Arith, Func, Path, UpdateAction, Value
 from engine.expr.evaluate import get_path
 from engine.model.numbers import add_numbers, subtract_numbers
 
-__all__ = ["apply_update", "check_key_not_updated", "updated_top_level_names"]
+__all__ = [
+    "apply_update",
+    "check_key_not_updated",
+    "updated_paths",
+    "updated_top_level_names",
+]
 
 MSG_MISSING_OPERAND = (
     "The provided expression refers to an attribute that does not exist in the item"
@@ -198,6 +203,12 @@ def apply_update(actions: tuple[UpdateAction, ...], item: dict | None, values: d
         if a.action == "ADD" or a.action == "DELETE":
             new = _apply(new, a.path, a.action, values[a.value.name])  # type: ignore[union-attr]
     return new
+
+
+def updated_paths(actions: tuple[UpdateAction, ...]) -> tuple[Path, ...]:
+    """The document paths an update writes: ReturnValues UPDATED_OLD / UPDATED_NEW is the old or
+    new item projected on them (engine.expr.project)."""
+    return tuple(a.path for a in actions)
 
 
 def updated_top_level_names(actions: tuple[UpdateAction, ...]) -> set[str]:

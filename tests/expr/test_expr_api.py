@@ -147,3 +147,14 @@ def test_kinds_are_named_as_dynamodb_names_the_parameters():
         "UpdateExpression",
         "ProjectionExpression",
     )
+
+
+def test_updated_old_and_new_are_projections_on_the_updated_paths():
+    # API Reference, UpdateItem ReturnValues: UPDATED_OLD / UPDATED_NEW return only the updated
+    # attributes, before and after the update.
+    old = {"pk": {"S": "k"}, "n": {"N": "1"}, "m": {"M": {"a": {"S": "x"}, "b": {"S": "y"}}}}
+    p = prepare(values={":one": {"N": "1"}, ":z": {"S": "z"}}, update="SET n = n + :one, m.a = :z")
+    new = p.apply_update(old)
+    paths = expr.updated_paths(p.update.root)
+    assert expr.project(old, paths) == {"n": {"N": "1"}, "m": {"M": {"a": {"S": "x"}}}}
+    assert expr.project(new, paths) == {"n": {"N": "2"}, "m": {"M": {"a": {"S": "z"}}}}
