@@ -10,7 +10,8 @@ reference"):
   is *missing*. Any comparison with a missing operand is false, except ``<>``, which is true.
 - ``=``/``<>`` compare any two types (different types are unequal); ``<``, ``<=``, ``>``,
   ``>=`` and BETWEEN only S with S, N with N, B with B: other pairs are false.
-- ``size``: S -> length in characters, B -> bytes, SS/NS/BS/L/M -> number of elements; other
+- ``size``: S -> length in UTF-16 code units (as DynamoDB's Java heritage counts: "é𝄞" is 3),
+  B -> bytes, SS/NS/BS/L/M -> number of elements; other
   types (N, BOOL, NULL) have no size, so a comparison using it is false.
 - ``contains(path, op)``: S in S is a substring test, B in B a byte-substring test; a set
   contains a member of its element type; a list contains an element equal to the operand.
@@ -62,6 +63,9 @@ def _size_of(v: dict | None) -> dict | None:
     if v is None:
         return None
     for tag, x in v.items():
+        if tag == "S":
+            n = len(x) if x.isascii() else len(x.encode("utf-16-le", "surrogatepass")) // 2
+            return {"N": str(n)}
         if tag in ("N", "BOOL", "NULL"):
             return None
         return {"N": str(len(x))}
