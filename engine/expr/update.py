@@ -7,7 +7,9 @@ Semantics (Developer Guide, "Update expressions"):
   uses the original indexes.
 - ``SET l[i] = v`` with i past the end appends; ``SET a.b = v`` needs ``a`` to be a map (and
   ``l[i].x`` an existing element): otherwise "The document path provided in the update expression
-  is invalid for update". REMOVE of something absent is a no-op.
+  is invalid for update". The same holds for REMOVE (and ADD, DELETE) of a nested path whose
+  parent does not exist; REMOVE of an absent last element is a no-op (scylladb#10043 records
+  DynamoDB's behaviour for both).
 - ``a + b`` / ``a - b`` need numbers, ``list_append`` lists, otherwise "An operand in the update
   expression has an incorrect data type"; an operand path that does not exist is "The provided
   expression refers to an attribute that does not exist in the item". ``if_not_exists(p, v)`` is
@@ -92,10 +94,6 @@ def _delete(current: dict | None, operand: dict) -> dict | None:
     return {ctag: rest} if rest else None
 
 
-class _Missing(Exception):
-    """A REMOVE whose parent path does not exist: nothing to do."""
-
-
 def _modify(container: dict, elements: tuple, i: int, action: str, operand: object) -> dict:
     """Return a copy of the AttributeValue ``container`` with the action applied at
     ``elements[i:]``."""
@@ -104,14 +102,10 @@ def _modify(container: dict, elements: tuple, i: int, action: str, operand: obje
     if type(e) is int:
         lst = container.get("L")
         if lst is None:
-            if action == "REMOVE":
-                raise _Missing
             raise ValidationException(MSG_BAD_PATH)
         new = list(lst)
         if not last:
             if e >= len(new):
-                if action == "REMOVE":
-                    raise _Missing
                 raise ValidationException(MSG_BAD_PATH)
             new[e] = _modify(new[e], elements, i + 1, action, operand)
             return {"L": new}
@@ -136,15 +130,11 @@ def _modify(container: dict, elements: tuple, i: int, action: str, operand: obje
         return {"L": new}
     m = container.get("M")
     if m is None:
-        if action == "REMOVE":
-            raise _Missing
         raise ValidationException(MSG_BAD_PATH)
     new_m = dict(m)
     if not last:
         child = new_m.get(e)
         if child is None:
-            if action == "REMOVE":
-                raise _Missing
             raise ValidationException(MSG_BAD_PATH)
         new_m[e] = _modify(child, elements, i + 1, action, operand)
         return {"M": new_m}
@@ -177,10 +167,7 @@ def _apply(item: dict, path: Path, action: str, operand: object) -> dict:
             else:
                 item[name] = res
         return item
-    try:
-        return _modify({"M": item}, elements, 0, action, operand)["M"]
-    except _Missing:
-        return item
+    return _modify({"M": item}, elements, 0, action, operand)["M"]
 
 
 def apply_update(actions: tuple[UpdateAction, ...], item: dict | None, values: dict) -> dict:
