@@ -70,16 +70,10 @@ def bind(kind: str, text: str, names: dict | None) -> BoundExpression:
     if not parsed.name_refs:
         return _bound(parsed, ())
     names = names or {}
-    return (
-        _bound(parsed, tuple(sorted((k, names[k]) for k in parsed.name_refs if k in names)))
-        if all(k in names for k in parsed.name_refs)
-        else _bound_error(parsed, names)
-    )
-
-
-def _bound_error(parsed: ParsedExpression, names: dict) -> BoundExpression:
-    bind_names(parsed, names)  # raises the undefined-name error
-    raise AssertionError("unreachable")
+    if not parsed.name_refs <= names.keys():
+        bind_names(parsed, names)  # raises the undefined-name error, naming the first one
+    # The cache key holds only the names this expression uses, sorted.
+    return _bound(parsed, tuple(sorted((k, names[k]) for k in parsed.name_refs)))
 
 
 @dataclass(slots=True)
