@@ -146,7 +146,8 @@ class ShaleEngine(KVEngine):
 
     @classmethod
     def versions(cls) -> dict[str, str]:
-        return {"shaledb": _dist_version("shaledb")}
+        version = _dist_version("shaledb")
+        return {"shaledb": "source tree" if version == "unknown" else version}
 
     def open(self, path: str, *, durable: bool) -> None:
         assert self._module is not None

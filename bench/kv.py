@@ -80,6 +80,15 @@ WORKLOADS: dict[str, str] = {
 ENGINE_WORKLOADS = tuple(w for w in WORKLOADS if w != "rawsync")
 RANDOM_STORE_WORKLOADS = ("fillrandom", "overwrite", "readrandom", "readseq", "seekrandom")
 RAW_ENGINE = "raw"
+# The figures of an engine's own stats() worth keeping beside the harness's measurements.
+REPORTED_STATS = (
+    "user_bytes_written",
+    "wal_bytes_written",
+    "flush_bytes_written",
+    "compaction_bytes_written",
+    "write_amplification",
+    "space_amplification",
+)
 
 NOTES = (
     "ops/s, higher is better; fills time the engine loop only (no close or final flush); "
@@ -468,11 +477,7 @@ class _EngineRun:
             )
         reported = engine.engine_stats()
         if reported:
-            amp["reported"] = {
-                k: reported[k]
-                for k in ("user_bytes_written", "write_amplification", "space_amplification")
-                if k in reported
-            }
+            amp["reported"] = {k: reported[k] for k in REPORTED_STATS if k in reported}
         self.amplification = amp
         wa = amp["write_amplification"]
         self.cfg.progress(
