@@ -146,7 +146,7 @@ class Snapshot:
 
 
 class _Writer:
-    __slots__ = ("body", "count", "done", "error", "ops", "seqno", "user_bytes")
+    __slots__ = ("body", "count", "done", "error", "ops", "seqno", "user_bytes", "wakeup")
 
     def __init__(self, ops: list, body: bytes, user_bytes: int) -> None:
         self.ops = ops
@@ -156,6 +156,7 @@ class _Writer:
         self.done = False
         self.error: BaseException | None = None
         self.seqno = 0
+        self.wakeup: threading.Lock | None = None
 
 
 class Store:
@@ -398,22 +399,21 @@ class Store:
 
     def drop_keyspace(self, name: str) -> None:
         """Remove a keyspace and all its data. Raises KeyspaceError if missing."""
-        with self._mutex:
+        # Lock order: install lock, then mutex (flush and compaction installs take
+        # the mutex inside the install lock).
+        with self._install_lock(), self._mutex:
             ksid = self._ksid(name)
-            with self._install_lock():
-                metas = self._version.levels(ksid).all_files()
-                self._catalog.apply(
-                    CatalogEdit(
-                        drop_keyspaces=[name], remove_files=[(ksid, m.number) for m in metas]
-                    )
-                )
-                del self._ksids[name]
-                self._version = self._version.apply(
-                    [], [(ksid, m.number) for m in metas], {}, drop_keyspaces=(ksid,)
-                )
-            for meta in metas:
-                self.block_cache.evict_file(meta.number)
-                self._unlink(self._sst_path(meta.number))
+            metas = self._version.levels(ksid).all_files()
+            self._catalog.apply(
+                CatalogEdit(drop_keyspaces=[name], remove_files=[(ksid, m.number) for m in metas])
+            )
+            del self._ksids[name]
+            self._version = self._version.apply(
+                [], [(ksid, m.number) for m in metas], {}, drop_keyspaces=(ksid,)
+            )
+        for meta in metas:
+            self.block_cache.evict_file(meta.number)
+            self._unlink(self._sst_path(meta.number))
 
     def list_keyspaces(self) -> list[str]:
         return sorted(self._ksids)
@@ -500,18 +500,28 @@ class Store:
             ) from self._bg_error
 
     def _commit(self, w: _Writer) -> int:
+        """Queue `w`; the writer at the head of the queue leads. Followers sleep on
+        their own lock, released by the leader either when their batch is done or when
+        they become the new head (then they lead), so a group's end wakes only the
+        threads that have something to do."""
         writers = self._writers
-        with self._mutex:
+        mutex = self._mutex
+        with mutex:
             if self._write_blocked:
                 self._check_writable()
             writers.append(w)
             if len(writers) > 1:
-                while not w.done and writers[0] is not w:
-                    self._cond.wait()
-                if w.done:
-                    if w.error is not None:
-                        raise w.error
-                    return w.seqno
+                w.wakeup = wakeup = threading.Lock()
+                wakeup.acquire()
+            else:
+                wakeup = None
+        if wakeup is not None:
+            wakeup.acquire()
+            if w.done:
+                if w.error is not None:
+                    raise w.error
+                return w.seqno
+        with mutex:
             inline = not self._sync_each_group and len(writers) == 1
             try:
                 if self._active.size_bytes >= self._memtable_bytes or self._l0_stalled:
@@ -522,36 +532,40 @@ class Store:
                     self._write_group((w,))
             except BaseException:
                 writers.popleft()
-                self._cond.notify_all()
+                self._wake_head()
                 raise
             if inline:
                 writers.popleft()
                 return w.seqno
-            if len(writers) == 1:
-                group = [w]
-            else:
-                group = []
-                size = 0
-                for other in writers:
-                    group.append(other)
-                    size += len(other.body)
-                    if size >= self.options.max_group_bytes:
-                        break
+            group = []
+            size = 0
+            for other in writers:
+                group.append(other)
+                size += len(other.body)
+                if size >= self.options.max_group_bytes:
+                    break
         error: BaseException | None = None
         try:
             self._write_group(group)
         except BaseException as exc:
             error = exc
-        with self._mutex:
+        with mutex:
             for other in group:
                 writers.popleft()
                 other.done = True
                 other.error = error
-            if writers:
-                self._cond.notify_all()
+                if other is not w:
+                    other.wakeup.release()
+            self._wake_head()
         if error is not None:
             raise error
         return w.seqno
+
+    def _wake_head(self) -> None:
+        """Let the writer now at the head of the queue lead. Mutex held."""
+        if self._writers:
+            self._writers[0].wakeup.release()
+        self._cond.notify_all()
 
     def _write_group(self, group: list[_Writer]) -> None:
         """The leader's work, outside the mutex: one WAL write, one sync, apply."""
@@ -710,6 +724,8 @@ class Store:
         """Iterate (key, value) with start <= key < end, ascending (or descending with
         `reverse`). The view is fixed when scan() is called (or at `snapshot`)."""
         ksid = self._ksid(keyspace)
+        if start is not None and end is not None and start >= end:
+            return iter(())  # an empty range (the file chunkers assume start < end)
         seq = self._visible_seq if snapshot is None else snapshot.seqno
         mems = self._mems
         version = self._version
