@@ -19,6 +19,9 @@ class CorruptionError(StorageError):
         self.offset = offset
         self.expectation = expectation
 
+    def __reduce__(self):
+        return (CorruptionError, (self.path, self.offset, self.expectation))
+
 
 class FormatVersionError(StorageError):
     """A file written by a newer format version than this build understands."""
@@ -30,6 +33,9 @@ class FormatVersionError(StorageError):
         self.path = path
         self.found = found
         self.supported = supported
+
+    def __reduce__(self):
+        return (FormatVersionError, (self.path, self.found, self.supported))
 
 
 class StoreLockedError(StorageError):

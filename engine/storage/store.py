@@ -43,7 +43,6 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from time import time_ns as _time_ns
 
@@ -76,11 +75,12 @@ from engine.storage.format import (
     parse_file_name,
 )
 from engine.storage.fs import FileSystem
-from engine.storage.jobs import JobOptions, JobResult, run_compaction, run_flush
+from engine.storage.jobs import JobOptions, JobResult
 from engine.storage.memtable import ENTRY_OVERHEAD_BYTES, MemtableGeneration
 from engine.storage.sstable import BlockCache, FileMeta, SSTableReader
 from engine.storage.version import NUM_LEVELS, KeyspaceLevels, Version
 from engine.storage.wal import WALWriter, encode_record, read_segment
+from engine.storage.worker import JOBS, WorkerProcess
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ class Store:
         self._job_options = JobOptions(
             opts.block_size_bytes, opts.bits_per_key, opts.target_file_size_bytes
         )
-        self._pool: ProcessPoolExecutor | None = None
+        self._workers: dict[int, WorkerProcess] = {}
         self._compact_pointer: dict[tuple[int, int], bytes] = {}
         self._compact_requests: deque[tuple[threading.Event, list]] = deque()
         self._bg_wakeup = threading.Condition(threading.Lock())
@@ -783,16 +783,15 @@ class Store:
         with self._bg_wakeup:
             self._bg_wakeup.notify_all()
 
-    def _run_job(self, fn, *args) -> JobResult:
+    def _run_job(self, job: str, *args) -> JobResult:
+        """Run a flush or compaction job in this thread, or in this thread's worker
+        process when background="process"."""
         if self.options.background == "process":
-            if self._pool is None:
-                import multiprocessing
-
-                self._pool = ProcessPoolExecutor(
-                    max_workers=2, mp_context=multiprocessing.get_context("forkserver")
-                )
-            return self._pool.submit(fn, *args).result()
-        return fn(*args, self.fs)
+            worker = self._workers.get(threading.get_ident())
+            if worker is None:
+                worker = self._workers[threading.get_ident()] = WorkerProcess()
+            return worker.call(job, *args)
+        return JOBS[job](*args, self.fs)
 
     def _record_bg_error(self, what: str, exc: BaseException) -> None:
         log.exception("background %s failed; the store now refuses writes", what)
@@ -820,7 +819,7 @@ class Store:
             numbers = self._allocate_numbers(len(ksids))
         paths = [self._wal_path(n) for n in generation.segments]
         result = self._run_job(
-            run_flush,
+            "flush",
             self.path,
             paths,
             self.options.salvage,
@@ -990,7 +989,7 @@ class Store:
         with self._mutex:
             numbers = self._allocate_numbers(2 * (total // self.options.target_file_size_bytes) + 4)
         result = self._run_job(
-            run_compaction,
+            "compaction",
             self.path,
             ksid,
             runs,
@@ -1255,8 +1254,8 @@ class Store:
         except OSError:
             log.exception("final WAL sync failed")
         self._wal.close()
-        if self._pool is not None:
-            self._pool.shutdown()
+        for worker in self._workers.values():
+            worker.close()
         for reader in self._version.readers.values():
             reader.close()
         self._catalog.close()
