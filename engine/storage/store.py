@@ -522,10 +522,12 @@ class Store:
                     raise w.error
                 return w.seqno
         with mutex:
-            inline = not self._sync_each_group and len(writers) == 1
             try:
                 if self._active.size_bytes >= self._memtable_bytes or self._l0_stalled:
                     self._make_room()
+                # Decided after _make_room, which may wait: a writer queued meanwhile
+                # needs this one to lead (and wake it), not to commit inline.
+                inline = not self._sync_each_group and len(writers) == 1
                 if inline:
                     # Uncontended and no fsync to wait for: commit under the mutex
                     # (later writers block on it briefly instead of queueing).

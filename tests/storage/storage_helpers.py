@@ -1,0 +1,49 @@
+"""Helpers shared by the storage tests: small-tree options and whole-store reads.
+
+The options shrink every size so that a few hundred small writes already rotate
+memtables, flush L0 files and trigger compactions into deeper levels.
+"""
+
+import os
+
+from engine.storage import Store
+from engine.storage.format import SST_SUFFIX, WAL_SUFFIX
+
+# Tiny sizes: a memtable of a few KiB, blocks of a few hundred bytes, L1 of 8 KiB.
+SMALL_TREE = {
+    "memtable_bytes": 4 << 10,
+    "block_size_bytes": 256,
+    "l0_compaction_trigger": 2,
+    "level_base_bytes": 8 << 10,
+    "level_size_ratio": 4,
+    "target_file_size_bytes": 4 << 10,
+    "block_cache_bytes": 64 << 10,
+}
+
+
+def open_small(path: str, **options: object) -> Store:
+    """Open a store with SMALL_TREE sizes (overridable)."""
+    return Store.open(str(path), **{**SMALL_TREE, **options})
+
+
+def dump(store: Store, keyspace: str, snapshot=None) -> dict[bytes, bytes]:
+    """Every live key of a keyspace, by a forward scan."""
+    return dict(store.scan(keyspace, snapshot=snapshot))
+
+
+def files_with_suffix(path: str, suffix: str) -> list[str]:
+    return sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(suffix))
+
+
+def sst_files(path: str) -> list[str]:
+    return files_with_suffix(path, SST_SUFFIX)
+
+
+def wal_files(path: str) -> list[str]:
+    return files_with_suffix(path, WAL_SUFFIX)
+
+
+def check_levels(store: Store) -> None:
+    """Run the Version invariant check for every keyspace."""
+    for ksid in store._version.keyspaces:
+        store._version.levels(ksid)._check()
