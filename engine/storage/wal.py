@@ -9,11 +9,12 @@ Layout (docs/FORMAT.md "WAL segment", "WAL record", "Write batch"):
 
 The CRC covers the length field and the payload, so a damaged length is caught too.
 
-Recovery rules (`read_segment`): in the last segment, a record that is cut short by the
-end of the file, or a bad final record, is a torn tail: the caller truncates it and
-reports it. A bad record anywhere else is a `CorruptionError` naming file and offset,
-unless the caller reads in salvage mode, which skips to the next record that verifies
-and reports every byte range it dropped.
+Recovery rules (`read_segment`): in the last segment, a bad record after which no
+record verifies (one cut short by the end of the file, or garbage or zeros after the
+last good record) is a torn tail: the caller truncates it and reports it. A bad record
+anywhere else, including one followed by good records in the last segment, is a
+`CorruptionError` naming file and offset, unless the caller reads in salvage mode,
+which skips to the next record that verifies and reports every byte range it dropped.
 
 `WALWriter` appends with O_APPEND; a failed write or sync rolls the file back to the
 last good offset so a later append never lands after garbage.
@@ -125,27 +126,20 @@ def read_segment(path: str, *, is_last: bool, salvage: bool) -> SegmentScan:
             offset += record.size_bytes
             scan.valid_end = offset
             continue
-        if is_last and _is_tail(data, offset, size):
+        # Torn only if nothing after it verifies: a damaged length that points past
+        # the end must not hide acknowledged records behind it.
+        resume = _resync(data, offset, size)
+        if is_last and resume == size:
             scan.torn_at = offset
             return scan
         if not salvage:
             raise CorruptionError(path, offset, f"a valid WAL record ({why})")
-        resume = _resync(data, offset, size)
         scan.dropped.append((offset, resume - offset, why))
         log.warning(
             "salvage: dropped %d bytes of %s at offset %d (%s)", resume - offset, path, offset, why
         )
         offset = resume
     return scan
-
-
-def _is_tail(data: bytes, offset: int, size: int) -> bool:
-    """True when the bad record at `offset` is the last thing in the file: its header or
-    its claimed extent reaches the end of the file."""
-    if offset + WAL_RECORD_HEADER.size > size:
-        return True
-    _crc_value, length = WAL_RECORD_HEADER.unpack_from(data, offset)
-    return offset + WAL_RECORD_HEADER.size + length >= size
 
 
 def _resync(data: bytes, offset: int, size: int) -> int:

@@ -1,0 +1,78 @@
+"""Child process of test_crash.py: writes batches in sync mode until killed.
+
+Usage: python crash_writer.py STORE_DIR FIRST_BATCH_ID MEMTABLE_BYTES
+
+Batch `n` is a pure function of `n` (`make_batch`), so the parent can recompute what
+every batch wrote. Each value starts with the id of the batch that wrote it. After
+`Store.write` returns (the batch is fsynced) the child prints the id on its own line
+and flushes stdout: a printed id is an acknowledged batch.
+"""
+
+import os
+import random
+import sys
+
+KEYSPACES = ("ks0", "ks1", "ks2")
+KEYS_PER_KEYSPACE = 300
+
+
+def make_batch(batch_id: int) -> list[tuple[str, bytes, bytes | None]]:
+    """The ops of batch `batch_id`: (keyspace, key, value or None for a delete)."""
+    rng = random.Random(batch_id)
+    ops: dict[tuple[str, bytes], bytes | None] = {}
+    for _ in range(rng.randint(1, 5)):
+        keyspace = rng.choice(KEYSPACES)
+        key = b"k%04d" % rng.randrange(KEYS_PER_KEYSPACE)
+        if rng.random() < 0.15:
+            ops[(keyspace, key)] = None
+        else:
+            ops[(keyspace, key)] = b"%d|%s|" % (batch_id, key) + rng.randbytes(rng.randint(20, 160))
+    return [(ks, key, value) for (ks, key), value in ops.items()]
+
+
+def apply_batch(model: dict[str, dict[bytes, bytes]], batch_id: int) -> None:
+    for keyspace, key, value in make_batch(batch_id):
+        if value is None:
+            model[keyspace].pop(key, None)
+        else:
+            model[keyspace][key] = value
+
+
+def store_options(memtable_bytes: int) -> dict:
+    return {
+        "durability": "sync",
+        "memtable_bytes": memtable_bytes,
+        "block_size_bytes": 512,
+        "l0_compaction_trigger": 2,
+        "level_base_bytes": 16 << 10,
+        "level_size_ratio": 4,
+        "target_file_size_bytes": 8 << 10,
+    }
+
+
+def main() -> None:
+    sys.path.insert(0, os.getcwd())
+    from engine.storage import Store, WriteBatch
+
+    path, first, memtable_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    store = Store.open(path, **store_options(memtable_bytes))
+    for keyspace in KEYSPACES:
+        if not store.has_keyspace(keyspace):
+            store.create_keyspace(keyspace)
+    out = sys.stdout
+    batch_id = first
+    while batch_id < first + 1_000_000:
+        batch = WriteBatch()
+        for keyspace, key, value in make_batch(batch_id):
+            if value is None:
+                batch.delete(keyspace, key)
+            else:
+                batch.put(keyspace, key, value)
+        store.write(batch)
+        out.write(f"{batch_id}\n")
+        out.flush()
+        batch_id += 1
+
+
+if __name__ == "__main__":
+    main()
