@@ -652,12 +652,14 @@ class Store:
         number = self._allocate_numbers(1)[0]
         wal = WALWriter(self.fs, self._wal_path(number), number, create=True)
         try:
+            # The directory entry is durable before the catalog names the segment, so
+            # a failure here leaves no catalog entry for a file that is then removed.
+            self.fs.fsync_dir(self.path)
             self._catalog.apply(
                 CatalogEdit(
                     add_segments=[number], meta={"next_file_number": self._next_file_number}
                 )
             )
-            self.fs.fsync_dir(self.path)
         except BaseException:
             wal.close()
             self._unlink(wal.path)
