@@ -89,6 +89,7 @@ REPORTED_STATS = (
     "write_amplification",
     "space_amplification",
 )
+STALL_STATS = ("flushes", "compactions", "stalls", "stall_us")
 
 NOTES = (
     "ops/s, higher is better; fills time the engine loop only (no close or final flush); "
@@ -318,6 +319,12 @@ def run_rawsync(base_dir: str, keys: Sequence[bytes], values: Sequence[bytes]) -
     return _Timing(len(records), seconds, len(records) * RECORD_BYTES, _latency_summary(latencies))
 
 
+def _stall_stats(engine: KVEngine) -> dict[str, Any]:
+    """The engine's own flush/compaction/stall counters after a fill, where it keeps them."""
+    stats = engine.engine_stats()
+    return {f"engine_{k}": stats[k] for k in STALL_STATS if k in stats}
+
+
 class _EngineRun:
     """One engine through every selected workload; fills `results` and `errors`."""
 
@@ -360,10 +367,11 @@ class _EngineRun:
         engine, path = self._fresh(durable=False)
         try:
             seconds, _ = _timed(lambda: loop(engine))
+            extra = _stall_stats(engine)
         finally:
             engine.close()
             shutil.rmtree(path, ignore_errors=True)
-        self._record(workload, _Timing(ops, seconds, ops * RECORD_BYTES))
+        self._record(workload, _Timing(ops, seconds, ops * RECORD_BYTES, extra))
 
     def run(self) -> None:
         inp = self.inputs
@@ -415,7 +423,8 @@ class _EngineRun:
                     lambda: _timed(lambda: engine.fill(inp.keys_random, inp.values_fill))
                 )
                 if "fillrandom" in selected:
-                    self._record("fillrandom", _Timing(n, seconds, n * RECORD_BYTES))
+                    extra = _stall_stats(engine)
+                    self._record("fillrandom", _Timing(n, seconds, n * RECORD_BYTES, extra))
 
             if not self._attempt("fillrandom", fill):
                 return
