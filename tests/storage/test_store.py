@@ -160,7 +160,7 @@ def test_drop_keyspace_while_flushes_install_does_not_deadlock(store_dir):
             except BaseException as exc:
                 errors.append(exc)
 
-        thread = threading.Thread(target=writer)
+        thread = threading.Thread(target=writer, daemon=True)
         thread.start()
         try:
             for round_ in range(30):
