@@ -1,91 +1,106 @@
 """Memtables: one keyspace's recent writes in memory, all versions kept.
 
-`Memtable.data` maps a user key to its newest version `(trailer, value)` (a
-tombstone's value is None); `Memtable.older` maps a key that was overwritten to its
-older versions in ascending seqno order. The group-commit leader writes; readers read
-concurrently, relying on the interpreter lock for the atomicity of one dict operation
-and on seqno filtering for batch atomicity: a version whose seqno is above the reader's
-snapshot is skipped. An overwrite first appends the old version to `older`, then
-replaces `data[key]`, so a reader never misses a version it may see.
+Representation, chosen so that the cyclic garbage collector never walks a memtable
+(a dict whose keys and values are all bytes stays untracked by the collector; tuples
+and lists in it would make every full collection visit millions of entries, which
+measured as half the cost of a put):
 
-Keys sort lazily: new keys are appended to `_new` and merged into `_sorted` (timsort
-merges the two runs) the first time a scan needs order, under `_sort_lock`.
+    data   key -> trailer u64 LE | value        the newest version (a tombstone has an
+                                                empty value and kind 0 in the trailer)
+    older  key -> (trailer u64 LE | length u32 LE | value)*   replaced versions, oldest
+                                                first; only keys written more than once
+    _new   key -> None                          keys not yet merged into `_sorted`
+    _sorted tuple of keys in order              (a tuple of bytes is untracked too)
+
+The group-commit leader writes; readers read concurrently, relying on the interpreter
+lock for the atomicity of one dict operation and on seqno filtering for batch
+atomicity: a version whose seqno is above the reader's snapshot is skipped. An
+overwrite first appends the old version to `older`, then replaces `data[key]`, so a
+reader never misses a version it may see.
 
 A `MemtableGeneration` is the set of memtables of every keyspace that share WAL
 segments; it is active, then immutable, then flushed to L0 as one unit, so that its WAL
 segments can be deleted once its flush is installed.
 """
 
+import struct
 import threading
 from bisect import bisect_left
 
 from engine.codec import make_run_buffer
 
 ENTRY_OVERHEAD_BYTES = 48  # rough per-version cost used for the flush trigger
+_U64 = struct.Struct("<Q")
+_OLDER = struct.Struct("<QI")
+_pack_u64 = _U64.pack
+_pack_older = _OLDER.pack
+_unpack_u64 = _U64.unpack_from
 
 
 class Memtable:
     __slots__ = ("_new", "_sort_lock", "_sorted", "data", "older")
 
     def __init__(self) -> None:
-        self.data: dict[bytes, tuple[int, bytes | None]] = {}
-        self.older: dict[bytes, list[tuple[int, bytes | None]]] = {}
-        self._sorted: list[bytes] = []
-        self._new: list[bytes] = []
+        self.data: dict[bytes, bytes] = {}
+        self.older: dict[bytes, bytes] = {}
+        self._sorted: tuple[bytes, ...] = ()
+        self._new: dict[bytes, None] = {}
         self._sort_lock = threading.Lock()
 
     def add(self, key: bytes, trailer: int, value: bytes | None) -> None:
+        """Insert a version (value None for a tombstone). Writer thread only."""
         data = self.data
         old = data.get(key)
         if old is None:
-            self._new.append(key)
+            self._new[key] = None
         else:
-            versions = self.older.get(key)
-            if versions is None:
-                self.older[key] = [old]
-            else:
-                versions.append(old)
-        data[key] = (trailer, value)
+            self.keep_older(key, old)
+        data[key] = _pack_u64(trailer) + value if value is not None else _pack_u64(trailer)
 
-    def keep_older(self, key: bytes, old: tuple[int, bytes | None]) -> None:
-        """Remember `old`, the version about to be replaced in `data`."""
-        versions = self.older.get(key)
-        if versions is None:
-            self.older[key] = [old]
-        else:
-            versions.append(old)
+    def keep_older(self, key: bytes, old: bytes) -> None:
+        """Remember `old` (a `data` entry) before it is replaced."""
+        packed = _pack_older(_unpack_u64(old)[0], len(old) - 8) + old[8:]
+        self.older[key] = self.older.get(key, b"") + packed
 
     def get(self, key: bytes, seqno: int) -> tuple[bool, bytes | None]:
         """(True, value) for the newest version at or below `seqno` (value None for a
         tombstone); (False, None) when this memtable has no visible version."""
-        newest = self.data.get(key)
-        if newest is not None:
-            if newest[0] >> 8 <= seqno:
-                return True, newest[1]
-            for trailer, value in reversed(self.older.get(key, ())):
-                if trailer >> 8 <= seqno:
-                    return True, value
+        for trailer, value in self.versions(key):
+            if trailer >> 8 <= seqno:
+                return True, value
         return False, None
 
     def versions(self, key: bytes) -> list[tuple[int, bytes | None]]:
-        """Every version of `key`, newest first."""
-        newest = self.data[key]
-        out = [newest]
-        older = self.older.get(key)
-        if older:
-            top = newest[0] >> 8
-            out.extend(v for v in reversed(tuple(older)) if v[0] >> 8 < top)
+        """Every version of `key` as (trailer, value-or-None), newest first."""
+        newest = self.data.get(key)
+        if newest is None:
+            return []
+        trailer = _unpack_u64(newest)[0]
+        out = [(trailer, newest[8:] if trailer & 0xFF else None)]
+        packed = self.older.get(key)
+        if packed:
+            older = []
+            pos = 0
+            while pos < len(packed):
+                old_trailer, length = _OLDER.unpack_from(packed, pos)
+                pos += _OLDER.size
+                older.append(
+                    (old_trailer, packed[pos : pos + length] if old_trailer & 0xFF else None)
+                )
+                pos += length
+            top = trailer >> 8
+            out.extend(v for v in reversed(older) if v[0] >> 8 < top)
         return out
 
-    def sorted_keys(self) -> list[bytes]:
-        """All keys in order (a list the caller must not modify)."""
+    def sorted_keys(self) -> tuple[bytes, ...]:
+        """All keys in order."""
         if self._new:
             with self._sort_lock:
                 if self._new:
-                    new, self._new = self._new, []
-                    merged = self._sorted + new
+                    new, self._new = self._new, {}
+                    merged = [*self._sorted, *new]
                     merged.sort()
-                    self._sorted = merged
+                    self._sorted = tuple(merged)
         return self._sorted
 
     def iter_chunks(
@@ -97,6 +112,8 @@ class Memtable:
         keys = self.sorted_keys()
         lo = 0 if start is None else bisect_left(keys, start)
         hi = len(keys) if end is None else bisect_left(keys, end)
+        data = self.data
+        older = self.older
         versions_of = self.versions
         if reverse:
             bounds = [(max(lo, h - chunk_keys), h) for h in range(hi, lo, -chunk_keys)]
@@ -106,9 +123,15 @@ class Memtable:
             entries = []
             values = []
             for key in keys[a:b]:
-                for trailer, value in versions_of(key):
+                if key in older:
+                    for trailer, value in versions_of(key):
+                        entries.append((key, trailer))
+                        values.append(value)
+                else:
+                    newest = data[key]
+                    trailer = _unpack_u64(newest)[0]
                     entries.append((key, trailer))
-                    values.append(value)
+                    values.append(newest[8:])
             buf, keys_at, offs_at, trailers_at = make_run_buffer(entries)
             yield buf, keys_at, offs_at, trailers_at, len(entries), values
 
@@ -116,21 +139,13 @@ class Memtable:
 class MemtableGeneration:
     """The memtables of all keyspaces that share WAL segments `segments`."""
 
-    __slots__ = (
-        "max_commit_ts_us",
-        "max_seqno",
-        "min_commit_ts_us",
-        "segments",
-        "size_bytes",
-        "tables",
-    )
+    __slots__ = ("max_commit_ts_us", "max_seqno", "segments", "size_bytes", "tables")
 
     def __init__(self, segments: list[int]) -> None:
         self.tables: dict[int, Memtable] = {}
         self.segments = segments
         self.size_bytes = 0
         self.max_seqno = 0
-        self.min_commit_ts_us = 0
         self.max_commit_ts_us = 0
 
     def table(self, ksid: int) -> Memtable:
@@ -150,23 +165,17 @@ class MemtableGeneration:
             data = table.data
             old = data.get(key)
             if old is None:
-                table._new.append(key)
+                table._new[key] = None
             else:
-                versions = table.older.get(key)
-                if versions is None:
-                    table.older[key] = [old]
-                else:
-                    versions.append(old)
+                table.keep_older(key, old)
             if kind:
-                data[key] = ((seqno << 8) | kind, value)
+                data[key] = _pack_u64((seqno << 8) | kind) + value
                 size += len(key) + len(value) + ENTRY_OVERHEAD_BYTES
             else:
-                data[key] = (seqno << 8, None)
+                data[key] = _pack_u64(seqno << 8)
                 size += len(key) + ENTRY_OVERHEAD_BYTES
         self.size_bytes += size
         self.max_seqno = seqno
-        if not self.min_commit_ts_us:
-            self.min_commit_ts_us = commit_ts_us
         self.max_commit_ts_us = commit_ts_us
 
     @property

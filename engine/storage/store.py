@@ -68,6 +68,7 @@ from engine.storage.format import (
     SST_SUFFIX,
     TMP_SUFFIX,
     U32,
+    U64,
     VALUE_LEN,
     WAL_SUFFIX,
     make_sst_name,
@@ -87,6 +88,8 @@ log = logging.getLogger(__name__)
 _pack_op = OP_HEADER.pack
 _pack_batch = BATCH_HEADER.pack
 _pack_u32 = U32.pack
+_pack_u64 = U64.pack
+_unpack_u64 = U64.unpack_from
 _crc = crc32c.crc32c
 _pack_len = VALUE_LEN.pack
 DURABILITY_MODES = ("sync", "group", "off")
@@ -452,10 +455,10 @@ class Store:
                     versions = table.data
                     old = versions.get(key)
                     if old is None:
-                        table._new.append(key)
+                        table._new[key] = None
                     else:
                         table.keep_older(key, old)
-                    versions[key] = ((seq << 8) | KIND_VALUE, value)
+                    versions[key] = _pack_u64((seq << 8) | KIND_VALUE) + value
                     generation.size_bytes += klen + vlen + ENTRY_OVERHEAD_BYTES
                     generation.max_seqno = seq
                     generation.max_commit_ts_us = ts
@@ -689,8 +692,9 @@ class Store:
             if table is not None:
                 newest = table.data.get(key)
                 if newest is not None:
-                    if newest[0] >> 8 <= seq:
-                        return newest[1]
+                    trailer = _unpack_u64(newest)[0]
+                    if trailer >> 8 <= seq:
+                        return newest[8:] if trailer & 0xFF else None
                     found, value = table.get(key, seq)
                     if found:
                         return value
@@ -992,17 +996,22 @@ class Store:
         total = sum(m.file_size for m in inputs)
         with self._mutex:
             numbers = self._allocate_numbers(2 * (total // self.options.target_file_size_bytes) + 4)
-        result = self._run_job(
-            "compaction",
-            self.path,
-            ksid,
-            runs,
-            output_level,
-            numbers,
-            self._live_snapshots(),
-            drop_tombstones,
-            self._job_options,
-        )
+        try:
+            result = self._run_job(
+                "compaction",
+                self.path,
+                ksid,
+                runs,
+                output_level,
+                numbers,
+                self._live_snapshots(),
+                drop_tombstones,
+                self._job_options,
+            )
+        except BaseException:
+            if ksid not in self._ksids.values():
+                return  # dropped during the job, which then found its inputs unlinked
+            raise
         self._install_compaction(ksid, inputs, result)
 
     def _install_compaction(self, ksid: int, inputs: list[FileMeta], result: JobResult) -> None:

@@ -174,3 +174,22 @@ def test_drop_keyspace_while_flushes_install_does_not_deadlock(store_dir):
         assert not thread.is_alive(), "writer stuck: drop_keyspace deadlocked with a flush"
         assert errors == []
         assert store.stats()["flushes"] > 0
+
+
+def test_dropping_a_keyspace_mid_compaction_does_not_fail_the_store(store_dir):
+    # Regression: drop_keyspace unlinks the keyspace's SSTables; a compaction job
+    # already running on them failed with FileNotFoundError, which was recorded as a
+    # background error, and the store refused every later write.
+    with open_small(store_dir, durability="off", l0_compaction_trigger=1) as store:
+        store.create_keyspace("keep")
+        for round_ in range(25):
+            name = f"short-lived{round_}"
+            store.create_keyspace(name)
+            for i in range(60):
+                store.put(name, b"k%04d" % i, b"v" * 100)
+            store.drop_keyspace(name)
+            store.put("keep", b"round", b"%d" % round_)
+        store.flush()
+        store.wait_for_compactions()
+        assert store.stats()["background_error"] is None
+        assert store.get("keep", b"round") == b"24"
