@@ -29,20 +29,26 @@ Not thread-safe; `fillsync` starts and joins its own writer threads.
 
 from __future__ import annotations
 
-import gc
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.engines import ENGINES, KVEngine
+from bench.measure import (
+    IOMeter,
+    Timing,
+    du_bytes,
+    latency_summary,
+    run_rawsync,
+    run_threads,
+    timed,
+)
 
 __all__ = [
     "ENGINE_WORKLOADS",
@@ -166,159 +172,6 @@ class _Inputs:
         self.values_overwrite = make_values(pool, n, n)
 
 
-def _read_proc_io() -> dict[str, int] | None:
-    try:
-        with open("/proc/self/io") as f:
-            return {k: int(v) for k, v in (line.split(":") for line in f)}
-    except OSError:
-        return None
-
-
-def du_bytes(path: str) -> int:
-    """Allocated bytes of every file under `path` (what `du -s --bytes` would charge)."""
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(root, name))
-            except FileNotFoundError:
-                continue
-            total += st.st_blocks * 512
-    return total
-
-
-class _IOMeter:
-    """Sums /proc/self/io deltas over the regions it is asked to measure."""
-
-    def __init__(self) -> None:
-        self.is_available = _read_proc_io() is not None
-        self.totals: dict[str, int] = {}
-
-    def measure(self, fn: Callable[[], Any]) -> Any:
-        before = _read_proc_io()
-        result = fn()
-        after = _read_proc_io()
-        if before is not None and after is not None:
-            for k in after:
-                self.totals[k] = self.totals.get(k, 0) + after[k] - before[k]
-        return result
-
-
-@dataclass
-class _Timing:
-    ops: int
-    seconds: float
-    bytes: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        seconds = max(self.seconds, 1e-9)
-        return {
-            "ops": self.ops,
-            "seconds": round(self.seconds, 6),
-            "bytes": self.bytes,
-            "ops_per_s": self.ops / seconds,
-            "mb_per_s": self.bytes / seconds / 1e6,
-            **self.extra,
-        }
-
-
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    gc.collect()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        result = fn()
-        return time.perf_counter() - t0, result
-    finally:
-        gc.enable()
-
-
-def _latency_summary(latencies_s: list[float]) -> dict[str, float]:
-    if not latencies_s:
-        return {}
-    ordered = sorted(latencies_s)
-    return {
-        "latency_p50_us": statistics.median(ordered) * 1e6,
-        "latency_p99_us": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6,
-    }
-
-
-def _run_threads(
-    make_put: Callable[[], Callable[[bytes, bytes], None]],
-    keys: Sequence[bytes],
-    values: Sequence[bytes],
-    threads: int,
-) -> tuple[float, list[float]]:
-    """Write keys/values from `threads` threads, each taking every threads-th pair.
-
-    Each thread gets its writer from make_put() before the start barrier. Returns the wall
-    time from the barrier to the last acknowledgement, and every put's latency.
-    """
-    barrier = threading.Barrier(threads + 1)
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    errors: list[BaseException] = []
-    clock = time.perf_counter
-
-    def worker(i: int) -> None:
-        try:
-            put = make_put()
-        except BaseException as exc:
-            errors.append(exc)
-            barrier.abort()
-            return
-        out = latencies[i]
-        try:
-            barrier.wait()
-            for k, v in zip(keys[i::threads], values[i::threads]):
-                t0 = clock()
-                put(k, v)
-                out.append(clock() - t0)
-        except BaseException as exc:
-            errors.append(exc)
-
-    pool = [
-        threading.Thread(target=worker, args=(i,), name=f"fillsync-{i}") for i in range(threads)
-    ]
-    for t in pool:
-        t.start()
-    try:
-        barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
-    t0 = clock()
-    for t in pool:
-        t.join()
-    elapsed = clock() - t0
-    if errors:
-        raise errors[0]
-    return elapsed, [x for per in latencies for x in per]
-
-
-def run_rawsync(base_dir: str, keys: Sequence[bytes], values: Sequence[bytes]) -> _Timing:
-    """The fsync floor: append each key+value to a plain file, fdatasync after each."""
-    path = os.path.join(base_dir, "rawsync.log")
-    records = [k + v for k, v in zip(keys, values)]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    latencies: list[float] = []
-    clock = time.perf_counter
-    write, fdatasync, note = os.write, os.fdatasync, latencies.append
-
-    def loop() -> None:
-        for rec in records:
-            t0 = clock()
-            write(fd, rec)
-            fdatasync(fd)
-            note(clock() - t0)
-
-    try:
-        seconds, _ = _timed(loop)
-    finally:
-        os.close(fd)
-        os.unlink(path)
-    return _Timing(len(records), seconds, len(records) * RECORD_BYTES, _latency_summary(latencies))
-
-
 def _stall_stats(engine: KVEngine) -> dict[str, Any]:
     """The engine's own flush/compaction/stall counters after a fill, where it keeps them."""
     stats = engine.engine_stats()
@@ -333,7 +186,7 @@ class _EngineRun:
         self.cfg = cfg
         self.inputs = inputs
         self.root = root
-        self.results: dict[str, _Timing] = {}
+        self.results: dict[str, Timing] = {}
         self.errors: dict[str, str] = {}
         self.amplification: dict[str, Any] = {}
         self._dirs = 0
@@ -346,7 +199,7 @@ class _EngineRun:
         engine.open(path, durable=durable)
         return engine, path
 
-    def _record(self, workload: str, timing: _Timing) -> None:
+    def _record(self, workload: str, timing: Timing) -> None:
         self.results[workload] = timing
         d = timing.as_dict()
         self.cfg.progress(
@@ -366,12 +219,12 @@ class _EngineRun:
     def _one_fill(self, workload: str, loop: Callable[[KVEngine], None], ops: int) -> None:
         engine, path = self._fresh(durable=False)
         try:
-            seconds, _ = _timed(lambda: loop(engine))
+            seconds, _ = timed(lambda: loop(engine))
             extra = _stall_stats(engine)
         finally:
             engine.close()
             shutil.rmtree(path, ignore_errors=True)
-        self._record(workload, _Timing(ops, seconds, ops * RECORD_BYTES, extra))
+        self._record(workload, Timing(ops, seconds, ops * RECORD_BYTES, extra))
 
     def run(self) -> None:
         inp = self.inputs
@@ -401,30 +254,30 @@ class _EngineRun:
         engine, path = self._fresh(durable=True)
         count = len(inp.keys_sync)
         try:
-            seconds, latencies = _run_threads(
+            seconds, latencies = run_threads(
                 engine.make_sync_writer, inp.keys_sync, inp.values_fill[:count], SYNC_THREADS
             )
         finally:
             engine.close()
             shutil.rmtree(path, ignore_errors=True)
-        extra = {"threads": SYNC_THREADS, **_latency_summary(latencies)}
-        self._record("fillsync", _Timing(count, seconds, count * RECORD_BYTES, extra))
+        extra = {"threads": SYNC_THREADS, **latency_summary(latencies)}
+        self._record("fillsync", Timing(count, seconds, count * RECORD_BYTES, extra))
 
     def _random_store(self, selected: set[str]) -> None:
         inp = self.inputs
         n = self.cfg.records
         name = self.cls.name
-        meter = _IOMeter()
+        meter = IOMeter()
         engine, path = self._fresh(durable=False)
         try:
 
             def fill() -> None:
                 seconds, _ = meter.measure(
-                    lambda: _timed(lambda: engine.fill(inp.keys_random, inp.values_fill))
+                    lambda: timed(lambda: engine.fill(inp.keys_random, inp.values_fill))
                 )
                 if "fillrandom" in selected:
                     extra = _stall_stats(engine)
-                    self._record("fillrandom", _Timing(n, seconds, n * RECORD_BYTES, extra))
+                    self._record("fillrandom", Timing(n, seconds, n * RECORD_BYTES, extra))
 
             if not self._attempt("fillrandom", fill):
                 return
@@ -433,18 +286,16 @@ class _EngineRun:
 
                 def overwrite() -> None:
                     seconds, _ = meter.measure(
-                        lambda: _timed(
-                            lambda: engine.fill(inp.keys_overwrite, inp.values_overwrite)
-                        )
+                        lambda: timed(lambda: engine.fill(inp.keys_overwrite, inp.values_overwrite))
                     )
-                    self._record("overwrite", _Timing(n, seconds, n * RECORD_BYTES))
+                    self._record("overwrite", Timing(n, seconds, n * RECORD_BYTES))
 
                 if not self._attempt("overwrite", overwrite):
                     return
                 user_bytes += n * RECORD_BYTES
 
             def compact() -> None:
-                seconds, _ = meter.measure(lambda: _timed(engine.compact))
+                seconds, _ = meter.measure(lambda: timed(engine.compact))
                 self.cfg.progress(f"[{name}] compaction: {seconds:.2f} s")
                 self._measure_amplification(engine, path, meter, user_bytes, seconds)
 
@@ -463,7 +314,7 @@ class _EngineRun:
                 shutil.rmtree(path, ignore_errors=True)
 
     def _measure_amplification(
-        self, engine: KVEngine, path: str, meter: _IOMeter, user_bytes: int, compact_s: float
+        self, engine: KVEngine, path: str, meter: IOMeter, user_bytes: int, compact_s: float
     ) -> None:
         live_bytes = self.cfg.records * RECORD_BYTES
         disk_bytes = du_bytes(path)
@@ -499,23 +350,23 @@ class _EngineRun:
     def _reads(self, engine: KVEngine, workload: str) -> None:
         inp = self.inputs
         if workload == "readrandom":
-            seconds, (found, nbytes) = _timed(lambda: engine.read_random(inp.keys_read))
+            seconds, (found, nbytes) = timed(lambda: engine.read_random(inp.keys_read))
             ops = len(inp.keys_read)
             extra = {"found": found}
             if found != ops:
                 raise AssertionError(f"readrandom found {found} of {ops} keys")
         elif workload == "readseq":
-            seconds, (ops, nbytes) = _timed(engine.read_seq)
+            seconds, (ops, nbytes) = timed(engine.read_seq)
             extra = {}
             if ops != self.cfg.records:
                 raise AssertionError(f"readseq saw {ops} entries, expected {self.cfg.records}")
         else:
-            seconds, (entries, nbytes) = _timed(
+            seconds, (entries, nbytes) = timed(
                 lambda: engine.seek_random(inp.keys_seek, SEEK_NEXTS)
             )
             ops = len(inp.keys_seek)
             extra = {"entries": entries}
-        self._record(workload, _Timing(ops, seconds, nbytes, extra))
+        self._record(workload, Timing(ops, seconds, nbytes, extra))
 
 
 def run_kv(cfg: KVConfig) -> dict[str, Any]:

@@ -1,0 +1,187 @@
+"""Measuring tools for the benchmarks: timers, I/O counters, disk usage, threaded writers.
+
+`timed` runs a loop with the garbage collector paused and returns wall seconds; `IOMeter`
+sums /proc/self/io deltas (bytes passed to write(2) as `wchar`, page-cache bytes as
+`write_bytes`) over the regions it measures, counting every thread of the process;
+`du_bytes` is the allocated size of a directory; `run_threads` drives N writer threads from
+a start barrier; `run_rawsync` is the os.write + os.fdatasync floor. Nothing here knows
+about engines or workloads.
+
+Thread-safety: `run_threads` starts and joins its own threads; everything else is meant for
+one thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "IOMeter",
+    "Timing",
+    "du_bytes",
+    "latency_summary",
+    "read_proc_io",
+    "run_rawsync",
+    "run_threads",
+    "timed",
+]
+
+
+def read_proc_io() -> dict[str, int] | None:
+    try:
+        with open("/proc/self/io") as f:
+            return {k: int(v) for k, v in (line.split(":") for line in f)}
+    except OSError:
+        return None
+
+
+def du_bytes(path: str) -> int:
+    """Allocated bytes of every file under `path` (what `du -s --bytes` would charge)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:
+                continue
+            total += st.st_blocks * 512
+    return total
+
+
+class IOMeter:
+    """Sums /proc/self/io deltas over the regions it is asked to measure."""
+
+    def __init__(self) -> None:
+        self.is_available = read_proc_io() is not None
+        self.totals: dict[str, int] = {}
+
+    def measure(self, fn: Callable[[], Any]) -> Any:
+        before = read_proc_io()
+        result = fn()
+        after = read_proc_io()
+        if before is not None and after is not None:
+            for k in after:
+                self.totals[k] = self.totals.get(k, 0) + after[k] - before[k]
+        return result
+
+
+@dataclass
+class Timing:
+    ops: int
+    seconds: float
+    bytes: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        seconds = max(self.seconds, 1e-9)
+        return {
+            "ops": self.ops,
+            "seconds": round(self.seconds, 6),
+            "bytes": self.bytes,
+            "ops_per_s": self.ops / seconds,
+            "mb_per_s": self.bytes / seconds / 1e6,
+            **self.extra,
+        }
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        result = fn()
+        return time.perf_counter() - t0, result
+    finally:
+        gc.enable()
+
+
+def latency_summary(latencies_s: list[float]) -> dict[str, float]:
+    if not latencies_s:
+        return {}
+    ordered = sorted(latencies_s)
+    return {
+        "latency_p50_us": statistics.median(ordered) * 1e6,
+        "latency_p99_us": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6,
+    }
+
+
+def run_threads(
+    make_put: Callable[[], Callable[[bytes, bytes], None]],
+    keys: Sequence[bytes],
+    values: Sequence[bytes],
+    threads: int,
+) -> tuple[float, list[float]]:
+    """Write keys/values from `threads` threads, each taking every threads-th pair.
+
+    Each thread gets its writer from make_put() before the start barrier. Returns the wall
+    time from the barrier to the last acknowledgement, and every put's latency.
+    """
+    barrier = threading.Barrier(threads + 1)
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    errors: list[BaseException] = []
+    clock = time.perf_counter
+
+    def worker(i: int) -> None:
+        try:
+            put = make_put()
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+            return
+        out = latencies[i]
+        try:
+            barrier.wait()
+            for k, v in zip(keys[i::threads], values[i::threads]):
+                t0 = clock()
+                put(k, v)
+                out.append(clock() - t0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    pool = [
+        threading.Thread(target=worker, args=(i,), name=f"fillsync-{i}") for i in range(threads)
+    ]
+    for t in pool:
+        t.start()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    t0 = clock()
+    for t in pool:
+        t.join()
+    elapsed = clock() - t0
+    if errors:
+        raise errors[0]
+    return elapsed, [x for per in latencies for x in per]
+
+
+def run_rawsync(base_dir: str, keys: Sequence[bytes], values: Sequence[bytes]) -> Timing:
+    """The fsync floor: append each key+value to a plain file, fdatasync after each."""
+    path = os.path.join(base_dir, "rawsync.log")
+    records = [k + v for k, v in zip(keys, values)]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    latencies: list[float] = []
+    clock = time.perf_counter
+    write, fdatasync, note = os.write, os.fdatasync, latencies.append
+
+    def loop() -> None:
+        for rec in records:
+            t0 = clock()
+            write(fd, rec)
+            fdatasync(fd)
+            note(clock() - t0)
+
+    try:
+        seconds, _ = timed(loop)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return Timing(len(records), seconds, sum(map(len, records)), latency_summary(latencies))
