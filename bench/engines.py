@@ -131,11 +131,10 @@ class ShaleEngine(KVEngine):
     module_name = "engine.storage"
     has_full_compaction = True
     KEYSPACE = "kv"
-    background = "thread"
     NOTES = (
-        'durability="off" for fills, "sync" for fillsync; background="thread" (so its '
-        'compaction writes are counted in this process); keyspace "kv"; '
-        "compaction = store.flush() then store.compact()",
+        'durability="off" for fills, "sync" for fillsync; default options (flush and '
+        "compaction in a worker process, whose writes are counted with the harness's); "
+        'keyspace "kv"; compaction = store.flush() then store.compact()',
     )
 
     @classmethod
@@ -155,7 +154,6 @@ class ShaleEngine(KVEngine):
         self._store = self._module.Store.open(
             os.path.join(path, "store"),
             durability="sync" if durable else "off",
-            background=self.background,
         )
         self._store.create_keyspace(self.KEYSPACE)
 

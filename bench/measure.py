@@ -1,8 +1,8 @@
 """Measuring tools for the benchmarks: timers, I/O counters, disk usage, threaded writers.
 
 `timed` runs a loop with the garbage collector paused and returns wall seconds; `IOMeter`
-sums /proc/self/io deltas (bytes passed to write(2) as `wchar`, page-cache bytes as
-`write_bytes`) over the regions it measures, counting every thread of the process;
+sums /proc/<pid>/io deltas of this process and its live children (bytes passed to write(2)
+as `wchar`, page-cache bytes as `write_bytes`) over the regions it measures;
 `du_bytes` is the allocated size of a directory; `run_threads` drives N writer threads from
 a start barrier; `run_rawsync` is the os.write + os.fdatasync floor. Nothing here knows
 about engines or workloads.
@@ -34,12 +34,36 @@ __all__ = [
 ]
 
 
-def read_proc_io() -> dict[str, int] | None:
+def _proc_io(pid: str) -> dict[str, int] | None:
     try:
-        with open("/proc/self/io") as f:
+        with open(f"/proc/{pid}/io") as f:
             return {k: int(v) for k, v in (line.split(":") for line in f)}
     except OSError:
         return None
+
+
+def _child_pids() -> list[str]:
+    pids: list[str] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as f:
+                pids.extend(f.read().split())
+    except OSError:
+        pass
+    return pids
+
+
+def read_proc_io() -> dict[str, int] | None:
+    """I/O counters of this process plus its live child processes (engines that run
+    background work in worker processes are charged for it too)."""
+    totals = _proc_io("self")
+    if totals is None:
+        return None
+    for pid in _child_pids():
+        child = _proc_io(pid)
+        for k, v in (child or {}).items():
+            totals[k] = totals.get(k, 0) + v
+    return totals
 
 
 def du_bytes(path: str) -> int:
