@@ -1,6 +1,6 @@
 """Child process of test_crash.py: writes batches in sync mode until killed.
 
-Usage: python crash_writer.py STORE_DIR FIRST_BATCH_ID MEMTABLE_BYTES
+Usage: python crash_writer.py STORE_DIR FIRST_BATCH_ID MEMTABLE_BYTES BACKGROUND
 
 Batch `n` is a pure function of `n` (`make_batch`), so the parent can recompute what
 every batch wrote. Each value starts with the id of the batch that wrote it. After
@@ -38,9 +38,10 @@ def apply_batch(model: dict[str, dict[bytes, bytes]], batch_id: int) -> None:
             model[keyspace][key] = value
 
 
-def store_options(memtable_bytes: int) -> dict:
+def store_options(memtable_bytes: int, background: str = "thread") -> dict:
     return {
         "durability": "sync",
+        "background": background,
         "memtable_bytes": memtable_bytes,
         "block_size_bytes": 512,
         "l0_compaction_trigger": 2,
@@ -55,7 +56,7 @@ def main() -> None:
     from engine.storage import Store, WriteBatch
 
     path, first, memtable_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    store = Store.open(path, **store_options(memtable_bytes))
+    store = Store.open(path, **store_options(memtable_bytes, sys.argv[4]))
     for keyspace in KEYSPACES:
         if not store.has_keyspace(keyspace):
             store.create_keyspace(keyspace)
