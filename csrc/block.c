@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "block.h"
+#include "merge.h"
 
 static inline uint32_t load_u32(const uint8_t *p) {
     uint32_t v;
@@ -67,4 +68,11 @@ int64_t shale_block_get(const uint8_t *block, uint64_t block_len, const uint8_t 
         return (int64_t)((vstart << 32) | ((uint64_t)(vb - va) << 1) | ((trailer & 0xFF) ? 1 : 0));
     }
     return -1;
+}
+
+int shale_bloom_check(const uint8_t *filter, uint64_t filter_len, const uint8_t *key,
+                      uint32_t keylen) {
+    if (filter_len < 2) return 1;
+    return shale_bloom_may_contain(filter, (filter_len - 1) << 3, filter[filter_len - 1],
+                                   shale_bloom_hash(key, keylen));
 }

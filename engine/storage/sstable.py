@@ -334,7 +334,7 @@ class Block:
 
 
 class BlockCache:
-    """Cache of decompressed blocks keyed by (file number, block index), bounded by
+    """Cache of decompressed blocks keyed by file number << 32 | block index, bounded by
     decompressed bytes, evicting by second-chance FIFO (CLOCK): a hit only sets the
     block's referenced bit, so the hot path is one dict lookup; eviction skips (and
     clears) referenced blocks once. Thread-safe."""
@@ -344,10 +344,10 @@ class BlockCache:
         self.size_bytes = 0
         self.hits = 0
         self.misses = 0
-        self._blocks: dict[tuple[int, int], Block] = {}
+        self._blocks: dict[int, Block] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[int, int]) -> Block | None:
+    def get(self, key: int) -> Block | None:
         block = self._blocks.get(key)
         if block is None:
             self.misses += 1
@@ -356,7 +356,7 @@ class BlockCache:
         block.referenced = True
         return block
 
-    def put(self, key: tuple[int, int], block: Block) -> None:
+    def put(self, key: int, block: Block) -> None:
         if self.capacity_bytes <= 0:
             return
         with self._lock:
@@ -376,15 +376,14 @@ class BlockCache:
 
     def evict_file(self, number: int) -> None:
         with self._lock:
-            for key in [k for k in self._blocks if k[0] == number]:
+            for key in [k for k in self._blocks if k >> 32 == number]:
                 self.size_bytes -= len(self._blocks.pop(key).raw)
 
 
 _MISSING = (False, None)
 _TOMBSTONE = (True, None)
 _block_get = _lib.shale_block_get
-_bloom_hash = _lib.shale_bloom_hash
-_bloom_may_contain = _lib.shale_bloom_may_contain
+_bloom_check = _lib.shale_bloom_check
 
 
 class SSTableReader:
@@ -396,6 +395,7 @@ class SSTableReader:
         self.number = number
         self.cache = cache
         self._local = threading.local()
+        self._cache_base = number << 32  # cache key of block i: file number << 32 | i
         self._fd = os.open(path, os.O_RDONLY)
         try:
             self._open()
@@ -423,8 +423,6 @@ class SSTableReader:
                     self.path, size - FOOTER.size, "block handles inside the file"
                 )
         self.bloom = self._read_verified(bloom_off, bloom_size)
-        self._bloom_nbits = max(0, len(self.bloom) - 1) * 8
-        self._bloom_k = self.bloom[-1] if self.bloom else 0
         props = self._read_verified(props_off, props_size)
         index = self._read_verified(index_off, index_size)
         try:
@@ -492,7 +490,7 @@ class SSTableReader:
         """Data block `i`, from the cache or read, verified and decompressed."""
         cache = self.cache
         if cache is not None:
-            block = cache.get((self.number, i))
+            block = cache.get(self._cache_base + i)
             if block is not None:
                 return block
         offset = self.block_offsets[i]
@@ -502,7 +500,7 @@ class SSTableReader:
         except struct.error as exc:
             raise CorruptionError(self.path, offset, f"a parseable data block ({exc})") from exc
         if cache is not None:
-            cache.put((self.number, i), block)
+            cache.put(self._cache_base + i, block)
         return block
 
     def may_contain(self, key: bytes) -> bool:
@@ -510,14 +508,21 @@ class SSTableReader:
 
     def get(self, key: bytes, seqno: int) -> tuple[bool, bytes | None]:
         """(True, value-or-None-for-tombstone) or (False, None) when absent."""
-        if not _bloom_may_contain(
-            self.bloom, self._bloom_nbits, self._bloom_k, _bloom_hash(key, len(key))
-        ):
+        bloom = self.bloom
+        if not _bloom_check(bloom, len(bloom), key, len(key)):
             return _MISSING
-        j = bisect_left(self.last_keys, key)
-        if j == len(self.last_keys):
+        last_keys = self.last_keys
+        j = bisect_left(last_keys, key)
+        if j == len(last_keys):
             return _MISSING
-        raw = self.block(j).raw
+        cache = self.cache
+        block = cache._blocks.get(self._cache_base + j) if cache is not None else None
+        if block is None:
+            block = self.block(j)
+        else:
+            cache.hits += 1
+            block.referenced = True
+        raw = block.raw
         found = _block_get(raw, len(raw), key, len(key), seqno)
         if found < 0:
             if found == -2:

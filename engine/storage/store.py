@@ -719,24 +719,16 @@ class Store:
                     found, value = table.get(key, seq)
                     if found:
                         return value
-        version = self._version
-        levels = version.keyspaces.get(ksid)
-        if levels is None:
-            return None
-        readers = version.readers
-        for meta in levels.levels[0]:
-            if meta.smallest <= key <= meta.largest:
-                found, value = readers[meta.number].get(key, seq)
+        l0, deeper = self._version.read_paths(ksid)
+        for smallest, largest, reader in l0:
+            if smallest <= key <= largest:
+                found, value = reader.get(key, seq)
                 if found:
                     return value
-        largest_keys = levels.largest_keys
-        for level in range(1, NUM_LEVELS):
-            files = levels.levels[level]
-            if not files:
-                continue
-            i = bisect.bisect_left(largest_keys[level], key)
-            if i < len(files) and files[i].smallest <= key:
-                found, value = readers[files[i].number].get(key, seq)
+        for largest_keys, smallest_keys, readers in deeper:
+            i = bisect.bisect_left(largest_keys, key)
+            if i < len(readers) and smallest_keys[i] <= key:
+                found, value = readers[i].get(key, seq)
                 if found:
                     return value
         return None

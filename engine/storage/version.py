@@ -12,7 +12,7 @@ parallel list of largest keys for binary search.
 """
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from engine.storage.sstable import FileMeta, SSTableReader
@@ -79,6 +79,7 @@ EMPTY_LEVELS = KeyspaceLevels.build([])
 class Version:
     keyspaces: dict[int, KeyspaceLevels]
     readers: dict[int, SSTableReader]  # file number -> open reader, for every file
+    _read_paths: dict = field(default_factory=dict, compare=False, repr=False)
 
     def levels(self, ksid: int) -> KeyspaceLevels:
         return self.keyspaces.get(ksid, EMPTY_LEVELS)
@@ -109,3 +110,24 @@ class Version:
 
     def all_files(self) -> list[tuple[int, FileMeta]]:
         return [(ksid, m) for ksid, lv in self.keyspaces.items() for m in lv.all_files()]
+
+    def read_paths(self, ksid: int) -> tuple[tuple, tuple]:
+        """What a point read of keyspace `ksid` consults, resolved once per Version:
+        ((smallest, largest, reader) of each L0 file, newest first), and per non-empty
+        level >= 1 (largest keys, smallest keys, readers) for binary search."""
+        paths = self._read_paths.get(ksid)
+        if paths is None:
+            lv = self.levels(ksid)
+            readers = self.readers
+            l0 = tuple((m.smallest, m.largest, readers[m.number]) for m in lv.levels[0])
+            deeper = tuple(
+                (
+                    lv.largest_keys[level],
+                    tuple(m.smallest for m in files),
+                    tuple(readers[m.number] for m in files),
+                )
+                for level, files in enumerate(lv.levels)
+                if level and files
+            )
+            paths = self._read_paths[ksid] = (l0, deeper)
+        return paths
