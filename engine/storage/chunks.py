@@ -23,6 +23,7 @@ class Chunk:
     __slots__ = (
         "buf",
         "hi",
+        "is_plain",
         "keys_at",
         "koffs",
         "lo",
@@ -46,8 +47,12 @@ class Chunk:
         return self.buf[self.values_at + voffs[i] : self.values_at + voffs[i + 1]]
 
 
-def block_chunk(block: Block, lo: int, hi: int) -> Chunk:
+def block_chunk(block: Block, lo: int, hi: int, max_seqno: int = 1 << 62) -> Chunk:
+    """A chunk over block entries [lo, hi). `max_seqno` bounds the seqnos in the block
+    (its file's): with no tombstones and one version per key, every entry is visible
+    to a read at or above it, and the chunk is 'plain' (see iter_merged)."""
     chunk = Chunk()
+    chunk.is_plain = (not block.flags, max_seqno)
     chunk.buf = block.raw
     chunk.keys_at = block.keys_at
     chunk.offs_at = 8
@@ -76,6 +81,7 @@ def iter_memtable_chunks(
         chunk.values = values
         chunk.values_at = 0
         chunk.voffs = None
+        chunk.is_plain = (False, 0)
         chunk.lo = 0
         chunk.hi = count
         yield chunk
@@ -98,9 +104,9 @@ def iter_file_chunks(
                 lo = block.lower_bound(start) if start is not None else 0
                 start = None
                 if end is not None and reader.last_keys[b] >= end:
-                    yield block_chunk(block, lo, block.lower_bound(end))
+                    yield block_chunk(block, lo, block.lower_bound(end), reader.max_seqno)
                     return
-                yield block_chunk(block, lo, block.count)
+                yield block_chunk(block, lo, block.count, reader.max_seqno)
     else:
         last = len(readers)
         if end is not None:
@@ -113,28 +119,59 @@ def iter_file_chunks(
                 hi = block.lower_bound(end) if end is not None else block.count
                 end = None
                 if start is not None and block.key(0) <= start:
-                    yield block_chunk(block, block.lower_bound(start), hi)
+                    yield block_chunk(block, block.lower_bound(start), hi, reader.max_seqno)
                     return
-                yield block_chunk(block, 0, hi)
+                yield block_chunk(block, 0, hi, reader.max_seqno)
+
+
+def _views(chunk: Chunk) -> tuple:
+    return (chunk.buf, chunk.keys_at, chunk.koffs, chunk.values_at, chunk.voffs, chunk.values)
 
 
 def iter_merged(
     sources: list[Iterator[Chunk]], seqno: int, reverse: bool
 ) -> Iterator[tuple[bytes, bytes]]:
     """Yield (key, value) of the newest version at or below `seqno` of every key in the
-    union of `sources`, skipping tombstones, in key order (descending if `reverse`)."""
+    union of `sources`, skipping tombstones, in key order (descending if `reverse`).
+
+    One source needs no merge: its chunks are group-aligned, so each is resolved on its
+    own, and a plain chunk (no tombstones, one version per key, all visible at
+    `seqno`) is yielded straight from its arrays."""
     n = len(sources)
     if n == 0:
         return
-    merger = Merger(n, reverse=reverse, mode=MERGE_READ, snapshots=[seqno])
-    chunks: list[Chunk | None] = [None] * n
+    if n == 1:
+        for chunk in sources[0]:
+            is_plain, max_seqno = chunk.is_plain
+            if is_plain and max_seqno <= seqno:
+                yield from _iter_plain(chunk, reverse)
+            else:
+                yield from _iter_runs([iter((chunk,))], seqno, reverse)
+        return
+    yield from _iter_runs(sources, seqno, reverse)
+
+
+def _iter_plain(chunk: Chunk, reverse: bool) -> Iterator[tuple[bytes, bytes]]:
+    buf, ka, koffs, va, voffs, _ = _views(chunk)
+    order = range(chunk.hi - 1, chunk.lo - 1, -1) if reverse else range(chunk.lo, chunk.hi)
+    for i in order:
+        yield buf[ka + koffs[i] : ka + koffs[i + 1]], buf[va + voffs[i] : va + voffs[i + 1]]
+
+
+def _iter_runs(
+    sources: list[Iterator[Chunk]], seqno: int, reverse: bool
+) -> Iterator[tuple[bytes, bytes]]:
+    n = len(sources)
+    merger = Merger(n, reverse=reverse, mode=MERGE_READ, snapshots=[seqno], out_cap=128)
+    views: list[tuple | None] = [None] * n
 
     def load(i: int) -> None:
         chunk = next(sources[i], None)
-        chunks[i] = chunk
         if chunk is None:
+            views[i] = None
             merger.set_run(i, *EMPTY_RUN, 0, 0, -1 if reverse else 0, True)
         else:
+            views[i] = _views(chunk)
             start = chunk.hi - 1 if reverse else chunk.lo
             merger.set_run(
                 i,
@@ -154,8 +191,11 @@ def iter_merged(
     while True:
         status, runs, idxs, refill = step()
         for r, i in zip(runs, idxs):
-            chunk = chunks[r]
-            yield chunk.key(i), chunk.value(i)
+            buf, ka, koffs, va, voffs, values = views[r]
+            if values is None:
+                yield buf[ka + koffs[i] : ka + koffs[i + 1]], buf[va + voffs[i] : va + voffs[i + 1]]
+            else:
+                yield buf[ka + koffs[i] : ka + koffs[i + 1]], values[i]
         if status == MERGE_DONE:
             return
         if status == MERGE_NEED_REFILL:
