@@ -126,7 +126,9 @@ class SSTableWriter:
         self.block_size_bytes = block_size_bytes
         self.bits_per_key = bits_per_key
         self._compressor = zstandard.ZstdCompressor(level=zstd_level)
-        self._fd = fs.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        # O_EXCL: a file number is never reused, so an existing file is a bug to report,
+        # never something to overwrite.
+        self._fd = fs.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         self._offset = 0
         self._keys: list[bytes] = []
         self._trailers: list[int] = []

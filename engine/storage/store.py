@@ -377,8 +377,14 @@ class Store:
         except FileNotFoundError:
             pass
 
-    def _allocate_numbers(self, count: int) -> list[int]:
+    def _allocate_numbers(self, count: int, *, persist: bool = False) -> list[int]:
+        """Take `count` file numbers. Mutex held. With `persist`, the new counter is in
+        the catalog before any file is named: a job that outlives a crash of this
+        process (a worker finishing its file) can never share a number with the
+        reopened store."""
         first = self._next_file_number
+        if persist:
+            self._catalog.apply(CatalogEdit(meta={"next_file_number": first + count}))
         self._next_file_number += count
         return list(range(first, first + count))
 
@@ -858,7 +864,7 @@ class Store:
     def _flush_one(self, generation: MemtableGeneration) -> None:
         with self._mutex:
             ksids = [k for k in generation.tables if k in self._ksids.values()]
-            numbers = self._allocate_numbers(len(ksids))
+            numbers = self._allocate_numbers(len(ksids), persist=True)
         paths = [self._wal_path(n) for n in generation.segments]
         result = self._run_job(
             "flush",
@@ -1029,7 +1035,9 @@ class Store:
     ) -> None:
         total = sum(m.file_size for m in inputs)
         with self._mutex:
-            numbers = self._allocate_numbers(2 * (total // self.options.target_file_size_bytes) + 4)
+            numbers = self._allocate_numbers(
+                2 * (total // self.options.target_file_size_bytes) + 4, persist=True
+            )
         try:
             result = self._run_job(
                 "compaction",

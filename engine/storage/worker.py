@@ -15,6 +15,7 @@ owns one). If the child dies, `call` raises and the next call starts a fresh chi
 
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -53,6 +54,7 @@ class WorkerProcess:
         root = os.path.dirname(os.path.dirname(os.path.abspath(engine.__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+        env["SHALE_WORKER_PARENT"] = str(os.getpid())
         return subprocess.Popen(
             [sys.executable, "-c", "from engine.storage.worker import main; main()"],
             stdin=subprocess.PIPE,
@@ -88,7 +90,24 @@ class WorkerProcess:
         proc.stdout.close()
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this worker when the store's process dies, so a job never
+    goes on writing after the store that owns its files is gone (best effort elsewhere:
+    the closed pipe then ends the worker after its current job)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def main() -> None:
+    _die_with_parent(int(os.environ.get("SHALE_WORKER_PARENT", "0")) or os.getppid())
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the protocol
     while True:
