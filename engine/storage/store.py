@@ -399,6 +399,41 @@ class Store:
             raise KeyspaceError(f"keyspace {keyspace!r} does not exist")
         return ksid
 
+    # ------------------------------------------------- catalog for the layers above
+
+    def catalog_get(self, key: bytes) -> bytes | None:
+        """A value the layers above stored durably in the catalog (table definitions,
+        backups, ...), or None."""
+        self._check_open()
+        return self._catalog.user_get(key)
+
+    def catalog_items(self, prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
+        """Every (key, value) of the catalog's user space whose key starts with prefix."""
+        self._check_open()
+        return self._catalog.user_items(prefix)
+
+    def catalog_put(
+        self,
+        puts: dict[bytes, bytes | None],
+        *,
+        create_keyspaces: tuple[str, ...] = (),
+    ) -> None:
+        """Durably set (value) or delete (None) catalog entries in one transaction,
+        creating `create_keyspaces` in the same transaction (a table and its
+        definition appear together or not at all). Raises KeyspaceError if one of them
+        exists."""
+        with self._mutex:
+            self._check_open()
+            added = {}
+            for name in create_keyspaces:
+                if name in self._ksids or name in added:
+                    raise KeyspaceError(f"keyspace {name!r} already exists")
+                added[name] = self._next_keyspace_id + len(added)
+            meta = {"next_keyspace_id": self._next_keyspace_id + len(added)} if added else {}
+            self._catalog.apply(CatalogEdit(add_keyspaces=added, meta=meta, user_puts=puts))
+            self._next_keyspace_id += len(added)
+            self._ksids.update(added)
+
     # --------------------------------------------------------------- keyspaces
 
     def create_keyspace(self, name: str) -> None:

@@ -193,3 +193,18 @@ def test_dropping_a_keyspace_mid_compaction_does_not_fail_the_store(store_dir):
         store.wait_for_compactions()
         assert store.stats()["background_error"] is None
         assert store.get("keep", b"round") == b"24"
+
+
+def test_catalog_entries_and_keyspaces_commit_together_and_survive_reopen(store_dir):
+    with open_small(store_dir) as store:
+        store.catalog_put({b"table/t1": b"def1"}, create_keyspaces=("t1", "t1.gsi"))
+        assert store.list_keyspaces() == ["t1", "t1.gsi"]
+        with pytest.raises(KeyspaceError):
+            store.catalog_put({b"table/t1": b"other"}, create_keyspaces=("t1",))
+        assert store.catalog_get(b"table/t1") == b"def1"
+        store.catalog_put({b"table/t2": b"def2", b"other": b"x"})
+    with open_small(store_dir) as store:
+        assert store.catalog_items(b"table/") == [(b"table/t1", b"def1"), (b"table/t2", b"def2")]
+        store.catalog_put({b"table/t1": None})
+        assert store.catalog_get(b"table/t1") is None
+        assert store.list_keyspaces() == ["t1", "t1.gsi"]
