@@ -7,7 +7,9 @@ from pathlib import Path
 import crc32c
 import pytest
 
+import engine.codec as codec
 from engine.codec import bloom_build, bloom_may_contain, make_run_buffer
+from engine.model import decode_item, encode_item
 from engine.storage.batch import encode_ops
 from engine.storage.catalog import decode_file_meta, encode_file_meta
 from engine.storage.format import (
@@ -24,7 +26,7 @@ from engine.storage.format import (
 from engine.storage.sstable import Block, build_data_block, encode_block
 from engine.storage.wal import encode_record, read_segment
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "FORMAT.md"
 
 
 def examples() -> dict[str, bytes]:
@@ -46,6 +48,11 @@ def test_every_example_is_checked(hexes):
         "data-block",
         "bloom",
         "file-meta",
+        "key-n-negative",
+        "key-n-1000",
+        "key-s-escaped",
+        "primary-key",
+        "item",
     }
 
 
@@ -109,3 +116,20 @@ def test_file_meta(hexes):
         1_700_000_000_000_001,
     )
     assert encode_file_meta(meta) == raw
+
+
+def test_key_encoding_examples(hexes):
+    assert codec.encode_key_value("N", "-3.25") == hexes["key-n-negative"]
+    assert codec.encode_key_value("N", "1000") == hexes["key-n-1000"]
+    assert codec.encode_key_value("S", "a\x00b") == hexes["key-s-escaped"]
+    assert codec.decode_key_value("N", hexes["key-n-negative"])[0] == "-3.25"
+    assert codec.decode_key_value("S", hexes["key-s-escaped"])[0] == "a\x00b"
+    key = hexes["primary-key"]
+    assert codec.encode_primary_key("S", "user#1", "N", "42") == key
+    assert key[:4] == codec.hash_prefix(codec.encode_key_value("S", "user#1"))
+
+
+def test_item_codec_example(hexes):
+    item = {"id": {"S": "u1"}, "n": {"N": "42"}, "ok": {"BOOL": True}, "tags": {"SS": ["a", "b"]}}
+    assert encode_item(item) == hexes["item"]
+    assert decode_item(hexes["item"]) == item
