@@ -8,26 +8,8 @@
 #include <string.h>
 
 #include "block.h"
+#include "shale_bytes.h"
 #include "merge.h"
-
-static inline uint32_t load_u32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline uint64_t load_u64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline int compare_key(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen) {
-    uint32_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c != 0) return c;
-    return alen < blen ? -1 : (alen > blen ? 1 : 0);
-}
 
 int64_t shale_block_get(const uint8_t *block, uint64_t block_len, const uint8_t *key,
                         uint32_t keylen, uint64_t seqno) {
@@ -49,7 +31,7 @@ int64_t shale_block_get(const uint8_t *block, uint64_t block_len, const uint8_t 
         uint64_t mid = lo + (hi - lo) / 2;
         uint32_t a = load_u32(koffs + 4 * mid), b = load_u32(koffs + 4 * mid + 4);
         if (b < a || b > key_area) return -2;
-        if (compare_key(block + keys_at + a, b - a, key, keylen) < 0)
+        if (key_cmp(block + keys_at + a, b - a, key, keylen) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -57,7 +39,7 @@ int64_t shale_block_get(const uint8_t *block, uint64_t block_len, const uint8_t 
     for (uint64_t i = lo; i < count; i++) {
         uint32_t a = load_u32(koffs + 4 * i), b = load_u32(koffs + 4 * i + 4);
         if (b < a || b > key_area) return -2;
-        if (compare_key(block + keys_at + a, b - a, key, keylen) != 0) return -1;
+        if (key_cmp(block + keys_at + a, b - a, key, keylen) != 0) return -1;
         uint64_t trailer = load_u64(block + trailers_at + 8 * i);
         if ((trailer >> 8) > seqno) continue;
         uint32_t va = load_u32(block + voffs_at + 4 * i), vb = load_u32(block + voffs_at + 4 * i + 4);
