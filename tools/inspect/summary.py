@@ -1,0 +1,219 @@
+"""`shale-inspect DIR summary`: the state of a data directory on one screen.
+
+Keyspaces with files and bytes per level, WAL segments, the last seqno (in SSTables and
+in the WAL), the catalog's cumulative counters with write and space amplification, the
+LOCK, and whether the next open has recovery work to do (or would fail).
+
+Amplification follows `Store.stats()`: write amplification = (WAL + flush + compaction
+bytes written) / user key+value bytes written (`write_amplification_sst` leaves the WAL
+out, RocksDB's definition); space amplification = SSTable bytes / live key+value bytes,
+estimated from each keyspace's deepest non-empty level.
+"""
+
+import argparse
+
+from engine.storage.version import NUM_LEVELS
+from tools.inspect.datadir import DataDir, needs_recovery
+from tools.inspect.render import Result, fields, fmt_bytes, section, table
+from tools.inspect.wal import segment_json, segments_table
+
+NAME = "summary"
+HELP = "keyspaces, levels, WAL, seqnos, amplification, and whether recovery is needed"
+DESCRIPTION = """\
+One screen about the directory: the catalog's format version and counters, every
+keyspace with its files and bytes per level, every WAL segment (records, bytes, seqno
+and commit-time ranges, unflushed records, torn tails), the last seqno, write and space
+amplification, who holds the LOCK, and what the next open would do: replay unflushed WAL
+records, truncate a torn tail, delete files the catalog does not reference, or fail on
+corruption or a missing file."""
+
+_COUNTERS = (
+    "user_bytes_written",
+    "wal_bytes_written",
+    "flush_bytes_written",
+    "compaction_bytes_written",
+    "compaction_bytes_read",
+    "batches_written",
+    "write_groups",
+    "flushes",
+    "compactions",
+    "stalls",
+    "stall_us",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options beyond --json
+
+
+def run(dd: DataDir, args: argparse.Namespace) -> Result:
+    del args
+    keyspaces = []
+    file_bytes = 0
+    live_bytes = 0
+    for name, ksid in sorted(dd.state.keyspaces.items()):
+        metas = dd.state.files.get(ksid, [])
+        levels = []
+        for level in range(NUM_LEVELS):
+            at = [m for m in metas if m.level == level]
+            if at:
+                levels.append(
+                    {
+                        "level": level,
+                        "files": len(at),
+                        "bytes": sum(m.file_size for m in at),
+                        "entries": sum(m.entry_count for m in at),
+                        "tombstones": sum(m.tombstone_count for m in at),
+                    }
+                )
+        if metas:
+            deepest = max(m.level for m in metas)
+            live_bytes += sum(
+                m.raw_key_bytes + m.raw_value_bytes for m in metas if m.level == deepest
+            )
+        size = sum(m.file_size for m in metas)
+        file_bytes += size
+        keyspaces.append(
+            {"name": name, "id": ksid, "files": len(metas), "bytes": size, "levels": levels}
+        )
+    last_sst = dd.last_seqno_in_sstables
+    segments = [segment_json(s, last_sst) for s in dd.segments]
+    wal_max = max((s["max_seqno"] or 0 for s in segments if s["in_catalog"]), default=0)
+    stats = {name: dd.state.stats.get(name, 0) for name in _COUNTERS}
+    user = stats["user_bytes_written"]
+    sst_written = stats["flush_bytes_written"] + stats["compaction_bytes_written"]
+    stats.update(
+        write_amplification=(stats["wal_bytes_written"] + sst_written) / user if user else 0.0,
+        write_amplification_sst=sst_written / user if user else 0.0,
+        file_bytes=file_bytes,
+        live_bytes_estimate=live_bytes,
+        space_amplification=file_bytes / live_bytes if live_bytes else 0.0,
+    )
+    findings = dd.recovery_findings()
+    data = {
+        "path": dd.path,
+        "format_version": dd.format_version,
+        "next_file_number": dd.state.meta.get("next_file_number"),
+        "next_keyspace_id": dd.state.meta.get("next_keyspace_id"),
+        "last_seqno": max(last_sst, wal_max),
+        "last_seqno_in_sstables": last_sst,
+        "last_commit_ts_us": dd.state.meta.get("last_commit_ts_us"),
+        "user_catalog_entries": dd.user_entries,
+        "lock": dd.lock.to_json(),
+        "keyspaces": keyspaces,
+        "wal": {
+            "segments": segments,
+            "records": sum(s["records"] for s in segments),
+            "bytes": sum(max(s["bytes"], 0) for s in segments),
+            "unflushed_records": sum(s["unflushed_records"] for s in segments if s["in_catalog"]),
+        },
+        "stats": stats,
+        "recovery": {
+            "needed": needs_recovery(findings),
+            "open_fails": any(f.is_fatal for f in findings),
+            "findings": [f.to_json() for f in findings],
+        },
+    }
+    return Result(data, render(data))
+
+
+def lock_text(lock: dict) -> str:
+    if not lock["exists"]:
+        return "no LOCK file"
+    if lock["is_held"] is None:
+        return "unknown (cannot tell whether LOCK is held)"
+    if lock["is_held"]:
+        return f"HELD by pid {lock['holder_pid'] or '?'} (the store is open)"
+    return f"free (last opened by pid {lock['recorded_pid'] or '?'})"
+
+
+def render(data: dict) -> str:
+    stats = data["stats"]
+    head = fields(
+        [
+            ("directory", data["path"]),
+            ("format version", data["format_version"]),
+            ("LOCK", lock_text(data["lock"])),
+            (
+                "last seqno",
+                f"{data['last_seqno']} (in SSTables: {data['last_seqno_in_sstables']})",
+            ),
+            ("next file number", data["next_file_number"]),
+        ]
+    )
+    rows = []
+    for ks in data["keyspaces"]:
+        if not ks["levels"]:
+            rows.append([ks["name"], ks["id"], None, 0, fmt_bytes(0), 0, 0])
+        for lv in ks["levels"]:
+            rows.append(
+                [
+                    ks["name"],
+                    ks["id"],
+                    f"L{lv['level']}",
+                    lv["files"],
+                    fmt_bytes(lv["bytes"]),
+                    lv["entries"],
+                    lv["tombstones"],
+                ]
+            )
+    ks_table = table(
+        ["keyspace", "id", "level", "files", "size", "entries", "tombstones"], rows, indent=2
+    )
+    wal = data["wal"]
+    amp = fields(
+        [
+            ("user bytes written", fmt_bytes(stats["user_bytes_written"])),
+            (
+                "WAL / flush / compaction",
+                " / ".join(
+                    fmt_bytes(stats[k])
+                    for k in (
+                        "wal_bytes_written",
+                        "flush_bytes_written",
+                        "compaction_bytes_written",
+                    )
+                ),
+            ),
+            (
+                "write amplification",
+                f"{stats['write_amplification']:.2f} (SSTables only:"
+                f" {stats['write_amplification_sst']:.2f})",
+            ),
+            (
+                "space amplification",
+                f"{stats['space_amplification']:.2f} ({fmt_bytes(stats['file_bytes'])} of"
+                f" SSTables for ~{fmt_bytes(stats['live_bytes_estimate'])} live)",
+            ),
+            (
+                "batches / write groups",
+                f"{stats['batches_written']} / {stats['write_groups']}",
+            ),
+            (
+                "flushes / compactions",
+                f"{stats['flushes']} / {stats['compactions']}",
+            ),
+            ("stalls", f"{stats['stalls']} ({stats['stall_us'] / 1e6:.3f} s)"),
+        ]
+    )
+    recovery = data["recovery"]
+    if not recovery["findings"]:
+        rec = "  none: the directory is clean"
+    else:
+        verdict = "needed" if recovery["needed"] else "not needed"
+        if recovery["open_fails"]:
+            verdict += "; the next open FAILS (see verify)"
+        rec = f"  {verdict}\n" + "\n".join(f"  - {f['message']}" for f in recovery["findings"])
+    wal_title = (
+        f"WAL ({len(wal['segments'])} segments, {wal['records']} records,"
+        f" {wal['unflushed_records']} unflushed, {fmt_bytes(wal['bytes'])})"
+    )
+    return "\n\n".join(
+        [
+            section("Store", head),
+            section(f"Keyspaces ({len(data['keyspaces'])})", ks_table),
+            section(wal_title, segments_table(wal["segments"])),
+            section("Counters (catalog stats)", amp),
+            section("Recovery at next open", rec),
+        ]
+    )
