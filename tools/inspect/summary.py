@@ -200,9 +200,9 @@ def render(data: dict) -> str:
     if not recovery["findings"]:
         rec = "  none: the directory is clean"
     else:
-        verdict = "needed" if recovery["needed"] else "not needed"
+        verdict = "needed (what the next open does):" if recovery["needed"] else "not needed"
         if recovery["open_fails"]:
-            verdict += "; the next open FAILS (see verify)"
+            verdict = "the next open FAILS (see verify):"
         rec = f"  {verdict}\n" + "\n".join(f"  - {f['message']}" for f in recovery["findings"])
     wal_title = (
         f"WAL ({len(wal['segments'])} segments, {wal['records']} records,"
@@ -213,7 +213,7 @@ def render(data: dict) -> str:
             section("Store", head),
             section(f"Keyspaces ({len(data['keyspaces'])})", ks_table),
             section(wal_title, segments_table(wal["segments"])),
-            section("Counters (catalog stats)", amp),
+            section("Counters (catalog stats, as of the last flush or compaction)", amp),
             section("Recovery at next open", rec),
         ]
     )
