@@ -431,3 +431,25 @@ def test_console_script_and_module_entry_point(clean_dir):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Store\n")
     assert snapshot(clean_dir["path"]) == before
+
+
+def test_checkpoint_without_lmdb_lock_file_is_read_without_creating_one(capsys, tmp_path):
+    """A directory whose catalog has no lock.mdb (a checkpoint copied by hand, say):
+    opening it read-only (MDB_RDONLY | MDB_NOLOCK) must not create one, nor a LOCK."""
+    src, dst = str(tmp_path / "src"), str(tmp_path / "checkpoint")
+    with Store.open(src, background="thread") as store:
+        store.create_keyspace("items")
+        store.write(WriteBatch().put("items", b"k1", b"v1").put("items", b"k2", b"v2"))
+        store.checkpoint(dst)
+    for leftover in (os.path.join(dst, "catalog", "lock.mdb"), os.path.join(dst, "LOCK")):
+        if os.path.exists(leftover):
+            os.unlink(leftover)
+    for command in ("summary", "levels", "wal", "verify"):
+        code, out, _ = inspect(capsys, dst, command)
+        assert code == 0, out
+    data = inspect_json(capsys, dst, "summary")
+    assert data["lock"]["exists"] is False
+    assert data["recovery"] == {"needed": False, "open_fails": False, "findings": []}
+    assert [ks["name"] for ks in data["keyspaces"]] == ["items"]
+    code, out, _ = inspect(capsys, dst, "summary")
+    assert "none: the directory is clean" in out
