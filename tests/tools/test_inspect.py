@@ -219,6 +219,8 @@ def test_wal_filters_by_keyspace_seqno_and_time(capsys, clean_dir):
     first = min(clean_dir["late_seqnos"].values())
     one = inspect_json(capsys, path, "wal", "--seqno", str(first))["records"]
     assert [r["seqno"] for r in one] == [first]
+    limited = inspect_json(capsys, path, "wal", "--seqno", f"{first}..", "--limit", "2")
+    assert [r["seqno"] for r in limited["records"]] == [first, first + 1]
     tail = inspect_json(capsys, path, "wal", "--seqno", f"{first + 1}..")["records"]
     assert [r["seqno"] for r in tail] == list(range(first + 1, first + len(LATE) + 1))
     low, high = clean_dir["late_window_us"]

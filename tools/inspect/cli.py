@@ -44,7 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMANDS:
         command = sub.add_parser(
             module.NAME,
-            help=module.HELP,
             description=module.DESCRIPTION,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--segment", type=int, metavar="N", help="only segment number N")
     parser.add_argument(
+        "--limit", type=int, metavar="N", help="at most N records (the first that match)"
+    )
+    parser.add_argument(
         "--segments-only", action="store_true", help="list the segments, not the records"
     )
 
@@ -154,6 +157,8 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
                 ops = [op for op in record.ops if wanted_ids is None or op[1] in wanted_ids]
                 if not ops:
                     continue
+                if args.limit is not None and len(records) >= args.limit:
+                    break
                 records.append(_record_json(dd, segment, record, ops, last_seqno))
     data = {
         "path": dd.path,
