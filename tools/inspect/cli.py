@@ -12,6 +12,7 @@ Exit status: 0 success, 1 the command found a problem (damage, an unreadable fil
 
 import argparse
 import json
+import logging
 import sys
 from types import ModuleType
 
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; return (and, as a console script, exit with) its status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_salvage_log()
     try:
         datadir = DataDir(args.data_dir)
     except InspectError as exc:
@@ -74,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(result.text)
     return result.exit_code
+
+
+def _quiet_salvage_log() -> None:
+    """read_segment logs each range it skips in salvage mode; the tool reports them
+    itself, so keep Python's last-resort handler from printing them again."""
+    wal_log = logging.getLogger("engine.storage.wal")
+    if not any(isinstance(h, logging.NullHandler) for h in wal_log.handlers):
+        wal_log.addHandler(logging.NullHandler())
 
 
 def console_main() -> None:

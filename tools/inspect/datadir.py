@@ -23,7 +23,6 @@ Thread-safety: a DataDir belongs to one thread (the command running).
 """
 
 import fcntl
-import logging
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -44,9 +43,6 @@ from engine.storage.format import (
 )
 from engine.storage.sstable import FileMeta
 from engine.storage.wal import SegmentScan, read_segment
-
-# read_segment logs each range it skips in salvage mode; the tool reports them itself.
-logging.getLogger("engine.storage.wal").addHandler(logging.NullHandler())
 
 
 class InspectError(Exception):
