@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["engine.storage", "engine.codec"]
+PACKAGES = ["engine.storage", "engine.codec", "engine.table", "engine.capacity", "engine.api"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

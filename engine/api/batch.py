@@ -1,0 +1,138 @@
+"""BatchGetItem and BatchWriteItem.
+
+Limits as DynamoDB's: 100 keys and 16 MB of reply for BatchGetItem (keys past 16 MB come
+back in UnprocessedKeys), 25 requests for BatchWriteItem, no two requests on one item.
+Each write of a batch is its own storage batch under its key's lock (DynamoDB's batches are
+not atomic either). A table whose provisioned throughput is exhausted has its remaining
+requests returned as unprocessed; if nothing at all could be processed the request fails
+with ProvisionedThroughputExceededException.
+"""
+
+from __future__ import annotations
+
+from engine.api.common import Context, consumed, key_for
+from engine.api.exprs import prepare_request
+from engine.capacity import read_units, write_units
+from engine.errors import ProvisionedThroughputExceededException, ValidationException
+from engine.errors import msg_param_invalid as _p
+from engine.model import check_item_size, item_size, validate_item
+
+__all__ = ["HANDLERS"]
+
+MAX_GET_KEYS = 100
+MAX_WRITES = 25
+MAX_REPLY_BYTES = 16 << 20
+MSG_DUPLICATES = "Provided list of item keys contains duplicates"
+
+
+def batch_get_item(ctx: Context, p: dict) -> dict:
+    requests = p["RequestItems"]
+    if sum(len(r["Keys"]) for r in requests.values()) > MAX_GET_KEYS:
+        raise ValidationException("Too many items requested for the BatchGetItem call")
+    plans = []
+    for name, r in requests.items():
+        prep = prepare_request(r, ())
+        table = ctx.table(name)
+        keys = [key_for(table, k) for k in r["Keys"]]
+        if len({s for _, s in keys}) != len(keys):
+            raise ValidationException(_p(MSG_DUPLICATES))
+        plans.append((name, r, prep, table, keys))
+    out: dict = {"Responses": {}, "UnprocessedKeys": {}}
+    reply_bytes = 0
+    throttled = processed = 0
+    for name, r, prep, table, keys in plans:
+        got = out["Responses"].setdefault(name, [])
+        consistent = bool(r.get("ConsistentRead"))
+        units = 0.0
+        left: list[dict] = []
+        for key, skey in keys:
+            if left or reply_bytes >= MAX_REPLY_BYTES:
+                left.append(key)
+                continue
+            try:
+                ctx.meter.admit(table.defn.table_id, "read")
+            except ProvisionedThroughputExceededException:
+                throttled += 1
+                left.append(key)
+                continue
+            item = table.get(skey)
+            size = 0 if item is None else item_size(item)
+            u = read_units(size, consistent=consistent)
+            ctx.meter.charge(table.defn.table_id, "read", u)
+            units += u
+            processed += 1
+            if item is not None:
+                reply_bytes += size
+                got.append(item if prep is None else prep.project(item))
+        if left:
+            rest = {k: v for k, v in r.items() if k != "Keys"}
+            out["UnprocessedKeys"][name] = dict(rest, Keys=left)
+        consumed(p.get("ReturnConsumedCapacity"), table, units, out, many=True)
+    if throttled and not processed:
+        raise ProvisionedThroughputExceededException(
+            "Too many requests for this table; every key was throttled"
+        )
+    return out
+
+
+def batch_write_item(ctx: Context, p: dict) -> dict:
+    requests = p["RequestItems"]
+    if sum(len(r) for r in requests.values()) > MAX_WRITES:
+        raise ValidationException("Too many items requested for the BatchWriteItem call")
+    plans = []
+    for name, reqs in requests.items():
+        table = ctx.table(name)
+        seen = set()
+        ops = []
+        for req in reqs:
+            put, delete = req.get("PutRequest"), req.get("DeleteRequest")
+            if (put is None) == (delete is None):
+                raise ValidationException(
+                    "Supplied AttributeValue has more than one datatypes set, must contain "
+                    "exactly one of the supported datatypes"
+                )
+            if put is not None:
+                item = validate_item(put["Item"])
+                skey = table.key(item, what="item")
+                check_item_size(item)
+                ops.append((req, skey, item))
+            else:
+                _, skey = key_for(table, delete["Key"])
+                ops.append((req, skey, None))
+            if skey in seen:
+                raise ValidationException(_p(MSG_DUPLICATES))
+            seen.add(skey)
+        plans.append((name, table, ops))
+    out: dict = {"UnprocessedItems": {}}
+    throttled = processed = 0
+    for name, table, ops in plans:
+        tid = table.defn.table_id
+        units = 0.0
+        left = []
+        for req, skey, item in ops:
+            if left:
+                left.append(req)
+                continue
+            try:
+                ctx.meter.admit(tid, "write")
+            except ProvisionedThroughputExceededException:
+                throttled += 1
+                left.append(req)
+                continue
+            m = table.mutate(skey, lambda old, item=item: item)
+            u = write_units(m.old_size, m.new_size)
+            ctx.meter.charge(tid, "write", u)
+            units += u
+            processed += 1
+        if left:
+            out["UnprocessedItems"][name] = left
+        consumed(p.get("ReturnConsumedCapacity"), table, units, out, many=True)
+    if throttled and not processed:
+        raise ProvisionedThroughputExceededException(
+            "The level of configured provisioned throughput for the table was exceeded. "
+            "Consider increasing your provisioning level with the UpdateTable API."
+        )
+    return out
+
+
+HANDLERS = {"BatchGetItem": batch_get_item, "BatchWriteItem": batch_write_item}

@@ -1,0 +1,98 @@
+"""What every handler shares: the service context, table lookup, keys, capacity replies.
+
+:class:`Context` is the state the handlers work on: the store's tables, the capacity
+meter, the transaction token cache, and the identity (region, account) ARNs are formed
+from. Handlers are plain functions ``handler(ctx, params) -> reply`` over wire-shaped
+dicts; wire names (TableName, ...) live in this package and above only.
+
+Thread-safety: Context's parts are thread-safe; handlers keep no state of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.capacity import Meter
+from engine.errors import ResourceNotFoundException, ValidationException
+from engine.model import validate_item
+from engine.storage import Store
+from engine.table import Table, Tables, TokenCache
+
+__all__ = [
+    "MSG_NOT_FOUND",
+    "Context",
+    "consumed",
+    "key_for",
+    "table_arn",
+]
+
+MSG_NOT_FOUND = "Requested resource not found"
+MSG_KEY_SCHEMA = "The provided key element does not match the schema"
+
+
+@dataclass
+class Context:
+    """The state behind one API endpoint."""
+
+    store: Store
+    tables: Tables
+    meter: Meter
+    tokens: TokenCache = field(default_factory=TokenCache)
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    endpoint_address: str = "localhost:8000"
+
+    def table_name(self, name_or_arn: str) -> str:
+        """A table name given as itself or as a table ARN."""
+        if name_or_arn.startswith("arn:"):
+            parts = name_or_arn.split(":", 5)
+            if len(parts) == 6 and parts[5].startswith("table/"):
+                return parts[5][6:].split("/", 1)[0]
+            raise ValidationException(f"Invalid TableArn: {name_or_arn}")
+        return name_or_arn
+
+    def table(self, name_or_arn: str, message: str = MSG_NOT_FOUND) -> Table:
+        """The named table; ResourceNotFoundException (``message``) if there is none."""
+        table = self.tables.get(self.table_name(name_or_arn))
+        if table is None:
+            raise ResourceNotFoundException(message)
+        return table
+
+    def configure_meter(self, table: Table) -> None:
+        d = table.defn
+        if d.billing_mode == "PROVISIONED":
+            self.meter.configure(d.table_id, d.read_units, d.write_units)
+        else:
+            self.meter.configure(d.table_id, None, None)
+
+
+def table_arn(ctx: Context, name: str) -> str:
+    return f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{name}"
+
+
+def key_for(table: Table, key: object) -> tuple[dict, bytes]:
+    """Validate a request's Key against the table's schema: (normalised key, storage key)."""
+    key = validate_item(key)
+    d = table.defn
+    if len(key) != len(d.key_names):
+        raise ValidationException(MSG_KEY_SCHEMA)
+    for name in d.key_names:
+        v = key.get(name)
+        if v is None or d.attributes[name] not in v:
+            raise ValidationException(MSG_KEY_SCHEMA)
+    return key, table.key(key)
+
+
+def consumed(
+    mode: str | None, table: Table, units: float, reply: dict, *, many: bool = False
+) -> None:
+    """Add ConsumedCapacity to ``reply`` for ReturnConsumedCapacity ``mode``."""
+    if mode is None or mode == "NONE":
+        return
+    cc: dict = {"TableName": table.defn.name, "CapacityUnits": units}
+    if mode == "INDEXES":
+        cc["Table"] = {"CapacityUnits": units}
+    if many:
+        reply.setdefault("ConsumedCapacity", []).append(cc)
+    else:
+        reply["ConsumedCapacity"] = cc

@@ -1,0 +1,186 @@
+"""Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem.
+
+Order of checks, as DynamoDB's: request shape, then values and expressions, then the table
+lookup, then the key against the schema and the item size; only then is the key locked and
+the condition evaluated. ReturnValues and ReturnValuesOnConditionCheckFailure are shaped
+here from the Mutation the table layer returns.
+"""
+
+from __future__ import annotations
+
+from engine.api.common import Context, consumed, key_for
+from engine.api.exprs import prepare_request
+from engine.capacity import read_units, write_units
+from engine.errors import ConditionalCheckFailedException, ValidationException
+from engine.expr import (
+    CONDITION,
+    UPDATE,
+    PreparedExpressions,
+    check_key_not_updated,
+    project,
+    updated_paths,
+)
+from engine.model import check_item_size, item_size, validate_item
+
+__all__ = ["HANDLERS", "build_check", "build_delete", "build_put", "build_update"]
+
+MSG_RV = "Return values set to invalid value"
+
+
+def _rvcf(p: dict) -> bool:
+    return p.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+
+
+def _failed(old: dict | None, with_item: bool) -> ConditionalCheckFailedException:
+    return ConditionalCheckFailedException(item=old if with_item and old is not None else None)
+
+
+def build_put(ctx: Context, p: dict):
+    """(table, storage key, decide) for a Put (PutItem or a transaction's Put)."""
+    item = validate_item(p["Item"])
+    prep = prepare_request(p)
+    table = ctx.table(p["TableName"])
+    skey = table.key(item, what="item")
+    check_item_size(item)
+    with_item = _rvcf(p)
+
+    def decide(old: dict | None) -> dict | None:
+        if prep is not None and not prep.check_condition(old):
+            raise _failed(old, with_item)
+        return item
+
+    return table, skey, decide
+
+
+def build_delete(ctx: Context, p: dict):
+    prep = prepare_request(p)
+    table = ctx.table(p["TableName"])
+    _, skey = key_for(table, p["Key"])
+    with_item = _rvcf(p)
+
+    def decide(old: dict | None) -> dict | None:
+        if prep is not None and not prep.check_condition(old):
+            raise _failed(old, with_item)
+        return None
+
+    return table, skey, decide
+
+
+def build_check(ctx: Context, p: dict):
+    prep = prepare_request(p)
+    table = ctx.table(p["TableName"])
+    _, skey = key_for(table, p["Key"])
+    with_item = _rvcf(p)
+
+    def decide(old: dict | None) -> dict | None:
+        if prep is not None and not prep.check_condition(old):
+            raise _failed(old, with_item)
+        return old
+
+    return table, skey, decide
+
+
+def build_update(ctx: Context, p: dict):
+    """(table, storage key, decide, prepared) for an Update."""
+    prep = prepare_request(p, (UPDATE, CONDITION))
+    table = ctx.table(p["TableName"])
+    key, skey = key_for(table, p["Key"])
+    if prep is not None and prep.update is not None:
+        check_key_not_updated(prep.update.root, table.defn.key_names)
+    with_item = _rvcf(p)
+
+    def decide(old: dict | None) -> dict | None:
+        if prep is not None and not prep.check_condition(old):
+            raise _failed(old, with_item)
+        base = old if old is not None else dict(key)
+        if prep is None or prep.update is None:
+            return base
+        new = prep.apply_update(base)
+        check_item_size(new)
+        return new
+
+    return table, skey, decide, prep
+
+
+def _write(ctx: Context, table, skey: bytes, decide):
+    ctx.meter.admit(table.defn.table_id, "write")
+    m = table.mutate(skey, decide)
+    units = write_units(m.old_size, m.new_size)
+    ctx.meter.charge(table.defn.table_id, "write", units)
+    return m, units
+
+
+def put_item(ctx: Context, p: dict) -> dict:
+    if p.get("ReturnValues", "NONE") not in ("NONE", "ALL_OLD"):
+        raise ValidationException(MSG_RV)
+    table, skey, decide = build_put(ctx, p)
+    m, units = _write(ctx, table, skey, decide)
+    out: dict = {}
+    if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
+        out["Attributes"] = m.old
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out)
+    return out
+
+
+def delete_item(ctx: Context, p: dict) -> dict:
+    if p.get("ReturnValues", "NONE") not in ("NONE", "ALL_OLD"):
+        raise ValidationException(MSG_RV)
+    table, skey, decide = build_delete(ctx, p)
+    m, units = _write(ctx, table, skey, decide)
+    out: dict = {}
+    if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
+        out["Attributes"] = m.old
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out)
+    return out
+
+
+def _updated(item: dict | None, prep: PreparedExpressions | None) -> dict:
+    if item is None or prep is None or prep.update is None:
+        return {}
+    return project(item, updated_paths(prep.update.root))
+
+
+def update_item(ctx: Context, p: dict) -> dict:
+    rv = p.get("ReturnValues", "NONE")
+    table, skey, decide, prep = build_update(ctx, p)
+    m, units = _write(ctx, table, skey, decide)
+    out: dict = {}
+    if rv == "ALL_OLD":
+        attrs = m.old
+    elif rv == "ALL_NEW":
+        attrs = m.new
+    elif rv == "UPDATED_OLD":
+        attrs = _updated(m.old, prep)
+    elif rv == "UPDATED_NEW":
+        attrs = _updated(m.new, prep)
+    else:
+        attrs = None
+    if attrs:
+        out["Attributes"] = attrs
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out)
+    return out
+
+
+def get_item(ctx: Context, p: dict) -> dict:
+    prep = prepare_request(p, ())
+    table = ctx.table(p["TableName"])
+    _, skey = key_for(table, p["Key"])
+    tid = table.defn.table_id
+    ctx.meter.admit(tid, "read")
+    item = table.get(skey)
+    consistent = bool(p.get("ConsistentRead"))
+    units = read_units(0 if item is None else item_size(item), consistent=consistent)
+    ctx.meter.charge(tid, "read", units)
+    out: dict = {}
+    if item is not None:
+        out["Item"] = item if prep is None else prep.project(item)
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out)
+    return out
+
+
+HANDLERS = {
+    "DeleteItem": delete_item,
+    "GetItem": get_item,
+    "PutItem": put_item,
+    "UpdateItem": update_item,
+}

@@ -1,0 +1,79 @@
+"""Service: one DynamoDB endpoint over a store, dispatching operations to their handlers.
+
+``Service(store).handle("PutItem", params)`` validates ``params`` against the service model,
+runs the handler and returns the reply as a dict of wire names and Python values (bytes for
+B, datetime for timestamps). It raises engine.errors exceptions; anything else escaping a
+handler is logged and becomes InternalServerError, so the front-ends (embedded client,
+HTTP server) see only DynamoDB's errors.
+
+Thread-safety: handle() may be called from any number of threads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from engine.api import batch, control, items, query, transact
+from engine.api.common import Context
+from engine.api.shapes import validate
+from engine.capacity import Meter
+from engine.errors import DynamoDBError, InternalServerError, UnknownOperationException
+from engine.storage import Store
+from engine.table import Tables
+
+__all__ = ["HANDLERS", "Service"]
+
+log = logging.getLogger(__name__)
+
+HANDLERS: dict[str, Callable[[Context, dict], dict]] = {
+    **batch.HANDLERS,
+    **control.HANDLERS,
+    **items.HANDLERS,
+    **query.HANDLERS,
+    **transact.HANDLERS,
+}
+
+
+class Service:
+    """The operations of one DynamoDB endpoint over ``store``."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        region: str = "us-east-1",
+        account_id: str = "000000000000",
+        endpoint_address: str = "localhost:8000",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.ctx = Context(
+            store,
+            Tables(store),
+            Meter(clock),
+            region=region,
+            account_id=account_id,
+            endpoint_address=endpoint_address,
+        )
+        for name in self.ctx.tables.names():
+            self.ctx.configure_meter(self.ctx.tables.get(name))  # type: ignore[arg-type]
+
+    @staticmethod
+    def operations() -> list[str]:
+        return sorted(HANDLERS)
+
+    def handle(self, operation: str, params: dict) -> dict:
+        """Run one operation. Raises a DynamoDBError subclass."""
+        handler = HANDLERS.get(operation)
+        if handler is None:
+            raise UnknownOperationException(f"Unknown operation: {operation}")
+        try:
+            validate(operation, params)
+            return handler(self.ctx, params)
+        except DynamoDBError:
+            raise
+        except Exception:
+            log.exception("internal error in %s", operation)
+            raise InternalServerError("Internal server error") from None

@@ -1,0 +1,178 @@
+"""Request validation against botocore's service model, with DynamoDB's messages.
+
+The service model (botocore/data/dynamodb/2012-08-10/service-2.json.gz) names every
+parameter's shape and constraints. :func:`validate` walks a request against its input
+shape and collects violations in DynamoDB's form::
+
+    2 validation errors detected: Value 'ab' at 'tableName' failed to satisfy constraint:
+    Member must have length greater than or equal to 3; Value null at 'keySchema' ...
+
+Paths are the lowerCamel member names joined by dots, list members as ``.<n>.member``
+(1-based) and map values as ``.<key>.member`` (DynamoDB's Java-style paths). AttributeValue
+shapes are left to engine.model, which knows DynamoDB's messages for them. A value of the
+wrong JSON type is a SerializationException, as DynamoDB's deserializer reports it.
+
+Thread-safety: the model is loaded once, read-only afterwards.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from functools import lru_cache
+
+import botocore
+
+from engine.errors import SerializationException, ValidationException
+
+__all__ = ["operation_names", "service_model", "validate"]
+
+_SKIP = {"AttributeValue", "AttributeMap", "Key", "PutItemInputAttributeMap"}
+_TYPES = {
+    "string": (str,),
+    "integer": (int,),
+    "long": (int,),
+    "boolean": (bool,),
+    "double": (int, float),
+    "blob": (bytes, bytearray),
+    "list": (list, tuple),
+    "map": (dict,),
+    "structure": (dict,),
+    "timestamp": (int, float, str, object),
+}
+
+
+@lru_cache(maxsize=1)
+def service_model() -> dict:
+    """DynamoDB's service model as botocore ships it."""
+    path = os.path.join(
+        os.path.dirname(botocore.__file__), "data", "dynamodb", "2012-08-10", "service-2.json.gz"
+    )
+    with gzip.open(path) as f:
+        return json.load(f)
+
+
+def operation_names() -> list[str]:
+    return sorted(service_model()["operations"])
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return f"'{v}'"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return f"'{v}'" if isinstance(v, (int, float)) else str(v)
+
+
+@lru_cache(maxsize=512)
+def _pattern(p: str) -> re.Pattern:
+    return re.compile(p)
+
+
+def _check(shape_name: str, value: object, path: str, errors: list[str]) -> None:
+    if shape_name in _SKIP:
+        return
+    if shape_name == "TableArn" and isinstance(value, str) and not value.startswith("arn:"):
+        shape_name = "TableName"  # a name where a name or an ARN may stand obeys TableName
+    shapes = service_model()["shapes"]
+    shape = shapes[shape_name]
+    t = shape["type"]
+    ok = _TYPES[t]
+    if not isinstance(value, ok) or (t in ("integer", "long") and isinstance(value, bool)):
+        raise SerializationException(f"Unexpected value type for {path or 'request'}: expected {t}")
+    lo, hi = shape.get("min"), shape.get("max")
+    if t == "string":
+        enum = shape.get("enum")
+        if enum is not None and value not in enum:
+            errors.append(
+                f"Value {_fmt(value)} at '{path}' failed to satisfy constraint: Member must "
+                f"satisfy enum value set: [{', '.join(enum)}]"
+            )
+            return
+        n = len(value)  # type: ignore[arg-type]
+        if lo is not None and n < lo:
+            errors.append(
+                f"Value {_fmt(value)} at '{path}' failed to satisfy constraint: Member must "
+                f"have length greater than or equal to {lo}"
+            )
+        elif hi is not None and n > hi:
+            errors.append(
+                f"Value {_fmt(value)} at '{path}' failed to satisfy constraint: Member must "
+                f"have length less than or equal to {hi}"
+            )
+        elif "pattern" in shape and not _pattern(shape["pattern"]).fullmatch(value):  # type: ignore[arg-type]
+            errors.append(
+                f"Value {_fmt(value)} at '{path}' failed to satisfy constraint: Member must "
+                f"satisfy regular expression pattern: {shape['pattern']}"
+            )
+    elif t in ("integer", "long", "double"):
+        if lo is not None and value < lo:  # type: ignore[operator]
+            errors.append(
+                f"Value {_fmt(value)} at '{path}' failed to satisfy constraint: Member must "
+                f"have value greater than or equal to {lo}"
+            )
+        elif hi is not None and value > hi:  # type: ignore[operator]
+            errors.append(
+                f"Value {_fmt(value)} at '{path}' failed to satisfy constraint: Member must "
+                f"have value less than or equal to {hi}"
+            )
+    elif t == "list":
+        n = len(value)  # type: ignore[arg-type]
+        if lo is not None and n < lo:
+            errors.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
+                f"length greater than or equal to {lo}"
+            )
+        elif hi is not None and n > hi:
+            errors.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
+                f"length less than or equal to {hi}"
+            )
+        member = shape["member"]["shape"]
+        for i, v in enumerate(value, 1):  # type: ignore[arg-type]
+            _check(member, v, f"{path}.{i}.member", errors)
+    elif t == "map":
+        n = len(value)  # type: ignore[arg-type]
+        if hi is not None and n > hi:
+            errors.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
+                f"length less than or equal to {hi}"
+            )
+        vshape = shape["value"]["shape"]
+        for k, v in value.items():  # type: ignore[union-attr]
+            if not isinstance(k, str):
+                raise SerializationException(f"Unexpected key type for {path}")
+            _check(vshape, v, f"{path}.{k}.member", errors)
+    elif t == "structure":
+        members = shape["members"]
+        prefix = f"{path}." if path else ""
+        for name in shape.get("required", ()):
+            if value.get(name) is None:  # type: ignore[union-attr]
+                errors.append(
+                    f"Value null at '{prefix}{_camel(name)}' failed to satisfy constraint: "
+                    "Member must not be null"
+                )
+        for name, v in value.items():  # type: ignore[union-attr]
+            m = members.get(name)
+            if m is None or v is None:
+                continue
+            _check(m["shape"], v, prefix + _camel(name), errors)
+
+
+def validate(operation: str, params: dict) -> None:
+    """Raise ValidationException listing every constraint ``params`` violates."""
+    op = service_model()["operations"][operation]
+    errors: list[str] = []
+    _check(op["input"]["shape"], params, "", errors)
+    if errors:
+        n = len(errors)
+        head = f"{n} validation error{'s' if n > 1 else ''} detected: "
+        raise ValidationException(head + "; ".join(errors))

@@ -1,0 +1,50 @@
+"""engine.table: DynamoDB tables on storage keyspaces.
+
+Public surface:
+- Tables(store): the registry (create / get / names / redefine / delete) loaded from the
+  catalog; TableDef, the durable definition; Table, one table's items.
+- Table.key(key) -> storage key; Table.get(skey); Table.mutate(skey, decide) -> Mutation:
+  a read-check-write under the key's lock, committed as one storage batch.
+- query_range / segment_range / read_page -> Page: Query and Scan pages (1 MiB, Limit).
+- transact_write / transact_get with TxnAction, Cancelled and Reason; TokenCache for
+  ClientRequestToken idempotency.
+- key_of(defn, skey): the key attributes of a storage key.
+"""
+
+from engine.table.locks import KeyLocks
+from engine.table.read import PAGE_BYTES, Page, query_range, read_page, segment_range
+from engine.table.registry import Tables
+from engine.table.schema import TableDef, key_of, storage_key
+from engine.table.table import Mutation, Table, successor
+from engine.table.transact import (
+    MISMATCH,
+    Cancelled,
+    Reason,
+    TokenCache,
+    TxnAction,
+    transact_get,
+    transact_write,
+)
+
+__all__ = [
+    "MISMATCH",
+    "PAGE_BYTES",
+    "Cancelled",
+    "KeyLocks",
+    "Mutation",
+    "Page",
+    "Reason",
+    "Table",
+    "TableDef",
+    "Tables",
+    "TokenCache",
+    "TxnAction",
+    "key_of",
+    "query_range",
+    "read_page",
+    "segment_range",
+    "storage_key",
+    "successor",
+    "transact_get",
+    "transact_write",
+]

@@ -1,0 +1,152 @@
+"""Query and Scan: key ranges over the base keyspace and the paged read of a range.
+
+Query's range is one partition (``hash prefix | enc(pk)``) narrowed by the sort key
+condition, which the order-preserving key encoding turns into byte bounds: ``sk < v`` ends
+at ``P | enc(v)``, ``sk <= v`` at the immediate successor ``P | enc(v) | 00``, and
+``begins_with(sk, p)`` is the prefix range of ``P | esc(p)`` (the encoding without its
+terminator), checked again on the decoded value because an escaped byte can straddle the
+prefix. Scan's range is the whole keyspace, or for parallel Scan the slice of the 32-bit
+hash space that belongs to the segment, so every item falls in exactly one segment.
+
+A page stops after ``limit`` items are evaluated or once the items read reach 1 MiB
+(1,048,576 bytes of DynamoDB item size, counted before any filter); either way the page
+reports the last evaluated key, as DynamoDB does, even when nothing follows it.
+
+Thread-safety: functions are pure apart from reading the store at one snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.codec import encode_key_value, encode_primary_key
+from engine.errors import ValidationException
+from engine.model import compare_values, decode_item, item_size
+from engine.storage import Snapshot
+from engine.table.table import Table, successor
+
+__all__ = ["PAGE_BYTES", "Page", "query_range", "read_page", "segment_range"]
+
+PAGE_BYTES = 1 << 20
+
+KeyCheck = Callable[[dict], bool]
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a Query or Scan."""
+
+    items: list[dict] = field(default_factory=list)
+    count: int = 0
+    scanned: int = 0
+    last_key: bytes | None = None
+    read_bytes: int = 0
+
+
+def _fmt(v: dict) -> str:
+    ((t, x),) = v.items()
+    return f"AttributeValue: {{{t}:{x}}}"
+
+
+def query_range(
+    table: Table, pk: dict, sort_op: str | None, sort_values: tuple[dict, ...]
+) -> tuple[bytes, bytes | None, KeyCheck | None]:
+    """(start, end, extra check) of a Query on partition ``pk`` with a sort key condition.
+
+    Raises ValidationException for a BETWEEN whose bounds are reversed.
+    """
+    d = table.defn
+    ht = d.hash_type
+    p = encode_primary_key(ht, pk[ht])
+    p_end = successor(p)
+    if sort_op is None:
+        return p, p_end, None
+    rt = d.range_type
+    assert rt is not None
+    e = encode_key_value(rt, sort_values[0][rt])
+    if sort_op == "=":
+        return p + e, p + e + b"\x00", None
+    if sort_op == "<":
+        return p, p + e, None
+    if sort_op == "<=":
+        return p, p + e + b"\x00", None
+    if sort_op == ">":
+        return p + e + b"\x00", p_end, None
+    if sort_op == ">=":
+        return p + e, p_end, None
+    if sort_op == "BETWEEN":
+        lo, hi = sort_values
+        if compare_values(lo, hi) > 0:  # type: ignore[operator]
+            raise ValidationException(
+                "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be "
+                f"greater than or equal to lower bound; lower bound operand: {_fmt(lo)}, "
+                f"upper bound operand: {_fmt(hi)}"
+            )
+        return p + e, p + encode_key_value(rt, hi[rt]) + b"\x00", None
+    assert sort_op == "begins_with"
+    prefix = sort_values[0][rt]
+    stem = p + e[:-2]  # the escaped bytes without the terminator
+    name = d.range_key
+
+    def starts(item: dict) -> bool:
+        return item[name][rt].startswith(prefix)  # type: ignore[index]
+
+    return stem, successor(stem), starts
+
+
+def segment_range(segment: int, total_segments: int) -> tuple[bytes | None, bytes | None]:
+    """The slice of the 32-bit hash space that parallel Scan segment ``segment`` covers."""
+    lo = (segment << 32) // total_segments
+    hi = ((segment + 1) << 32) // total_segments
+    start = lo.to_bytes(4, "big") if lo else None
+    end = hi.to_bytes(4, "big") if segment + 1 < total_segments else None
+    return start, end
+
+
+def read_page(
+    table: Table,
+    start: bytes | None,
+    end: bytes | None,
+    *,
+    reverse: bool = False,
+    after: bytes | None = None,
+    limit: int | None = None,
+    key_check: KeyCheck | None = None,
+    accept: Callable[[dict], bool] | None = None,
+    keep_items: bool = True,
+    snapshot: Snapshot | None = None,
+) -> Page:
+    """Read one page of [start, end), resuming after the storage key ``after``.
+
+    ``accept`` is the filter (applied after the item is counted as scanned); items it
+    accepts are returned when ``keep_items``. Projection is the caller's.
+    """
+    if after is not None:
+        if reverse:
+            end = after if end is None or after < end else end
+        else:
+            nxt = after + b"\x00"
+            start = nxt if start is None or nxt > start else start
+    page = Page()
+    items = page.items
+    size = 0
+    scanned = 0
+    count = 0
+    for skey, data in table.iter_items(start, end, reverse=reverse, snapshot=snapshot):
+        item = decode_item(data)
+        if key_check is not None and not key_check(item):
+            continue
+        scanned += 1
+        size += item_size(item)
+        if accept is None or accept(item):
+            count += 1
+            if keep_items:
+                items.append(item)
+        if scanned == limit or size >= PAGE_BYTES:
+            page.last_key = skey
+            break
+    page.count = count
+    page.scanned = scanned
+    page.read_bytes = size
+    return page

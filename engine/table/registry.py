@@ -1,0 +1,88 @@
+"""The set of tables of one store: create, look up, redefine, delete.
+
+A table is a catalog entry (``table/<name>`` -> its TableDef as JSON) plus a base keyspace
+named ``table.<table id>``. Both appear in one catalog transaction
+(``Store.catalog_put(create_keyspaces=...)``), so a crash leaves a table whole or absent.
+The keyspace is named by a fresh id rather than the table name, so a table deleted and
+created again under the same name never sees the old keyspace. DeleteTable removes the
+definition first and then drops the keyspace; a crash in between leaves an unreferenced
+keyspace, which costs space and nothing else.
+
+Thread-safety: every method may be called from any thread; a registry lock orders
+definition changes, and readers see a TableDef or Table as a whole.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from engine.errors import ResourceInUseException
+from engine.storage import Store
+from engine.table.locks import KeyLocks
+from engine.table.schema import CATALOG_PREFIX, TableDef, decode_table_def, encode_table_def
+from engine.table.table import Table
+
+__all__ = ["Tables"]
+
+
+class Tables:
+    """Every table of one store, loaded from the catalog at construction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.locks = KeyLocks()
+        self._mutex = threading.Lock()
+        self._tables: dict[str, Table] = {}
+        for _, value in store.catalog_items(CATALOG_PREFIX):
+            d = decode_table_def(value)
+            self._tables[d.name] = Table(store, d, self.locks)
+
+    def get(self, name: str) -> Table | None:
+        return self._tables.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def create(self, defn: TableDef) -> Table:
+        """Create a table from ``defn`` (its table_id, keyspace and created_s are assigned
+        here). Raises ResourceInUseException if the name is taken."""
+        with self._mutex:
+            if defn.name in self._tables:
+                raise ResourceInUseException(f"Table already exists: {defn.name}")
+            table_id = uuid.uuid4().hex
+            d = defn.replace(table_id=table_id, keyspace=f"table.{table_id}", created_s=time.time())
+            self.store.catalog_put(
+                {CATALOG_PREFIX + d.name.encode(): encode_table_def(d)},
+                create_keyspaces=(d.keyspace,),
+            )
+            table = self._tables[d.name] = Table(self.store, d, self.locks)
+            return table
+
+    def redefine(self, defn: TableDef) -> None:
+        """Durably replace a table's definition (same name and keyspace)."""
+        with self._mutex:
+            table = self._tables[defn.name]
+            assert table.defn.keyspace == defn.keyspace
+            self.store.catalog_put({CATALOG_PREFIX + defn.name.encode(): encode_table_def(defn)})
+            table.defn = defn
+
+    def delete(self, name: str) -> Table | None:
+        """Remove a table and its items; None if there is no such table."""
+        with self._mutex:
+            table = self._tables.pop(name, None)
+            if table is None:
+                return None
+            self.store.catalog_put({CATALOG_PREFIX + name.encode(): None})
+            self.store.drop_keyspace(table.keyspace)
+            return table
+
+    def _check(self) -> None:
+        live = set(self.store.list_keyspaces())
+        for name, table in self._tables.items():
+            assert table.defn.name == name
+            assert table.keyspace in live, f"table {name} lost its keyspace"

@@ -1,0 +1,142 @@
+"""One table's items on its base keyspace: point reads and read-check-write mutations.
+
+Every write is one storage batch. A mutation runs ``decide(old) -> new`` under the key's
+lock: it reads the current item, lets the caller check a condition and compute the new item
+(or None to delete), and commits; so conditional writes are atomic with respect to every
+other writer of the key. A write that would change nothing still commits nothing.
+
+Item counters (ItemCount, TableSizeBytes) are exact and kept in memory: they are computed
+by one scan at a snapshot the first time they are asked for, and from then on every write
+adds its delta if its seqno is after that snapshot. DynamoDB refreshes its counters only
+every six hours, so exact counters are a strict improvement.
+
+Thread-safety: every public method may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from engine.errors import TransactionConflictException
+from engine.model import decode_item, encode_item, item_size
+from engine.storage import Snapshot, Store, WriteBatch
+from engine.table.locks import KeyLocks
+from engine.table.schema import TableDef, storage_key
+
+__all__ = ["Mutation", "Table", "successor"]
+
+MSG_TXN_CONFLICT = "Transaction is ongoing for the item"
+
+
+def successor(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix``."""
+    p = prefix.rstrip(b"\xff")
+    if not p:
+        return None
+    return p[:-1] + bytes([p[-1] + 1])
+
+
+@dataclass(slots=True)
+class Mutation:
+    """The outcome of one write: the item before and after (None: absent), their sizes."""
+
+    old: dict | None
+    new: dict | None
+    old_size: int
+    new_size: int
+    seqno: int = 0
+
+
+class Table:
+    """A table's items. ``defn`` is replaced by the registry on UpdateTable."""
+
+    def __init__(self, store: Store, defn: TableDef, locks: KeyLocks) -> None:
+        self.store = store
+        self.defn = defn
+        self.keyspace = defn.keyspace
+        self.locks = locks
+        self._stats_lock = threading.Lock()
+        self._stats: list[int] | None = None  # [seqno, item count, total bytes]
+
+    # ----------------------------------------------------------------- reads
+
+    def key(self, key: dict, what: str = "key") -> bytes:
+        """Validate ``key`` against the schema and return its storage key."""
+        return storage_key(self.defn, key, what=what)
+
+    def get(self, skey: bytes, snapshot: Snapshot | None = None) -> dict | None:
+        data = self.store.get(self.keyspace, skey, snapshot)
+        return None if data is None else decode_item(data)
+
+    def iter_items(
+        self,
+        start: bytes | None,
+        end: bytes | None,
+        *,
+        reverse: bool = False,
+        snapshot: Snapshot | None = None,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(storage key, encoded item) in [start, end), in key order or reversed."""
+        return self.store.scan(self.keyspace, start, end, reverse=reverse, snapshot=snapshot)
+
+    # ---------------------------------------------------------------- writes
+
+    def mutate(
+        self, skey: bytes, decide: Callable[[dict | None], dict | None], *, owner: object = None
+    ) -> Mutation:
+        """Read the item at ``skey``, compute ``decide(old)`` and commit it, under the key's lock.
+
+        ``decide`` returns the new item or None to delete; it may raise (a failed condition)
+        and then nothing is written. Raises TransactionConflictException if a transaction
+        other than ``owner`` holds the key.
+        """
+        ks = self.keyspace
+        with self.locks.lock_one(ks, skey):
+            if self.locks.is_claimed(ks, skey, owner):
+                raise TransactionConflictException(MSG_TXN_CONFLICT)
+            data = self.store.get(ks, skey)
+            old = None if data is None else decode_item(data)
+            new = decide(old)
+            m = Mutation(old, new, 0 if old is None else item_size(old), 0)
+            if new is not None:
+                m.new_size = item_size(new)
+                if new != old:
+                    m.seqno = self.store.write(WriteBatch().put(ks, skey, encode_item(new)))
+                    self.note_write(m)
+            elif old is not None:
+                m.seqno = self.store.write(WriteBatch().delete(ks, skey))
+                self.note_write(m)
+            return m
+
+    def stage(self, batch: WriteBatch, skey: bytes, m: Mutation) -> None:
+        """Add a decided mutation to a batch built by a caller holding the key's lock."""
+        if m.new is not None:
+            if m.new != m.old:
+                batch.put(self.keyspace, skey, encode_item(m.new))
+        elif m.old is not None:
+            batch.delete(self.keyspace, skey)
+
+    # -------------------------------------------------------------- counters
+
+    def note_write(self, m: Mutation) -> None:
+        """Account a committed mutation in the item counters."""
+        with self._stats_lock:
+            s = self._stats
+            if s is None or m.seqno <= s[0]:
+                return
+            s[1] += (m.new is not None) - (m.old is not None)
+            s[2] += m.new_size - m.old_size
+
+    def counters(self) -> tuple[int, int]:
+        """(ItemCount, TableSizeBytes), exact as of now."""
+        with self._stats_lock:
+            if self._stats is None:
+                count = size = 0
+                with self.store.snapshot() as snap:
+                    for _, data in self.store.scan(self.keyspace, snapshot=snap):
+                        count += 1
+                        size += item_size(decode_item(data))
+                    self._stats = [snap.seqno, count, size]
+            return self._stats[1], self._stats[2]

@@ -1,0 +1,176 @@
+"""Transactions: all-or-nothing writes and consistent reads over any tables.
+
+TransactWriteItems: the transaction first *claims* every key it touches (a claim held by
+another transaction cancels this one with a TransactionConflict reason at that action), then
+holds the keys' stripe locks in ascending order, reads every current item, lets each action
+decide its new item (raising when its condition fails), and commits every change in one
+storage batch, so a crash or a reader sees all of it or none. A failed action cancels the
+whole transaction with one reason per action, in action order.
+
+TransactGetItems reads every item at one storage snapshot; a batch is atomic, so the
+snapshot sees each transaction whole. A key claimed by an in-flight transaction cancels the
+read with TransactionConflict, as DynamoDB does.
+
+ClientRequestToken idempotency: :class:`TokenCache` remembers, for 10 minutes, the request
+fingerprint and the result of each token.
+
+Thread-safety: every function may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.errors import ConditionalCheckFailedException, DynamoDBError
+from engine.model import item_size
+from engine.storage import WriteBatch
+from engine.table.locks import KeyLocks
+from engine.table.table import MSG_TXN_CONFLICT, Mutation, Table
+
+__all__ = [
+    "Cancelled",
+    "Reason",
+    "TokenCache",
+    "TxnAction",
+    "transact_get",
+    "transact_write",
+]
+
+TOKEN_TTL_S = 600.0
+
+
+@dataclass(slots=True)
+class TxnAction:
+    """One action: ``decide(old)`` returns the new item, None to delete, or ``old`` itself
+    (the same object) to write nothing (ConditionCheck)."""
+
+    table: Table
+    skey: bytes
+    decide: Callable[[dict | None], dict | None]
+
+
+@dataclass(slots=True)
+class Reason:
+    """Why one action cancelled a transaction; ``code`` is DynamoDB's reason code."""
+
+    code: str
+    message: str | None = None
+    item: dict | None = None
+
+
+class Cancelled(Exception):
+    """A transaction was cancelled; ``reasons`` has one entry per action (None: no fault)."""
+
+    def __init__(self, reasons: list[Reason | None]) -> None:
+        super().__init__(reasons)
+        self.reasons = reasons
+
+
+def _claim(locks: KeyLocks, keys: list[tuple[str, bytes]], owner: object) -> None:
+    busy = locks.claim(keys, owner)
+    if busy:
+        reasons: list[Reason | None] = [None] * len(keys)
+        for i in busy:
+            reasons[i] = Reason("TransactionConflict", MSG_TXN_CONFLICT)
+        raise Cancelled(reasons)
+
+
+def transact_write(locks: KeyLocks, actions: list[TxnAction]) -> list[Mutation]:
+    """Run the actions atomically. Raises Cancelled."""
+    keys = [(a.table.keyspace, a.skey) for a in actions]
+    owner = object()
+    _claim(locks, keys, owner)
+    try:
+        with locks.hold(keys):
+            store = actions[0].table.store
+            muts: list[Mutation] = []
+            reasons: list[Reason | None] = []
+            failed = False
+            for a in actions:
+                old = a.table.get(a.skey)
+                try:
+                    new = a.decide(old)
+                except ConditionalCheckFailedException as exc:
+                    reasons.append(Reason("ConditionalCheckFailed", exc.message, exc.item))
+                    failed = True
+                    continue
+                except DynamoDBError as exc:
+                    reasons.append(Reason("ValidationError", exc.message))
+                    failed = True
+                    continue
+                reasons.append(None)
+                m = Mutation(old, new, 0 if old is None else item_size(old), 0)
+                if new is not None:
+                    m.new_size = item_size(new)
+                muts.append(m)
+            if failed:
+                raise Cancelled(reasons)
+            batch = WriteBatch()
+            for a, m in zip(actions, muts, strict=True):
+                if m.new is not m.old:
+                    a.table.stage(batch, a.skey, m)
+            if len(batch):
+                seqno = store.write(batch)
+                for a, m in zip(actions, muts, strict=True):
+                    if m.new is not m.old and m.new != m.old:
+                        m.seqno = seqno
+                        a.table.note_write(m)
+            return muts
+    finally:
+        locks.release_claims(keys, owner)
+
+
+def transact_get(locks: KeyLocks, reads: list[tuple[Table, bytes]]) -> list[dict | None]:
+    """Read every (table, key) at one snapshot. Raises Cancelled on a claimed key."""
+    busy = [i for i, (t, k) in enumerate(reads) if locks.is_claimed(t.keyspace, k)]
+    if busy:
+        reasons: list[Reason | None] = [None] * len(reads)
+        for i in busy:
+            reasons[i] = Reason("TransactionConflict", MSG_TXN_CONFLICT)
+        raise Cancelled(reasons)
+    if not reads:
+        return []
+    with reads[0][0].store.snapshot() as snap:
+        return [t.get(k, snap) for t, k in reads]
+
+
+class TokenCache:
+    """ClientRequestToken -> (fingerprint, result) for ``ttl_s`` seconds."""
+
+    def __init__(self, ttl_s: float = TOKEN_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, bytes, object]] = {}
+        self._mutex = threading.Lock()
+        self.inflight: dict[str, threading.Lock] = {}
+
+    def lock_for(self, token: str) -> threading.Lock:
+        """A mutex serializing requests that carry one token."""
+        with self._mutex:
+            lock = self.inflight.get(token)
+            if lock is None:
+                lock = self.inflight[token] = threading.Lock()
+            return lock
+
+    def lookup(self, token: str, fingerprint: bytes) -> tuple[bool, object]:
+        """(found, result); found with a different fingerprint is (True, MISMATCH)."""
+        now = time.monotonic()
+        with self._mutex:
+            for t in [t for t, e in self._entries.items() if now - e[0] > self.ttl_s]:
+                del self._entries[t]
+                self.inflight.pop(t, None)
+            entry = self._entries.get(token)
+        if entry is None:
+            return False, None
+        if entry[1] != fingerprint:
+            return True, MISMATCH
+        return True, entry[2]
+
+    def remember(self, token: str, fingerprint: bytes, result: object) -> None:
+        with self._mutex:
+            self._entries[token] = (time.monotonic(), fingerprint, result)
+
+
+MISMATCH = object()
