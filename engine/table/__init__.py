@@ -27,11 +27,11 @@ from engine.table.transact import (
 )
 
 __all__ = [
-    "MISMATCH",
-    "PAGE_BYTES",
     "Cancelled",
     "KeyLocks",
+    "MISMATCH",
     "Mutation",
+    "PAGE_BYTES",
     "Page",
     "Reason",
     "Table",
