@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from time import time_ns as _time_ns
 
 import crc32c
+import lmdb
 
 from engine.storage.batch import WriteBatch, encode_ops
 from engine.storage.catalog import Catalog, CatalogEdit
@@ -1351,6 +1352,11 @@ class Store:
         except OSError:
             log.exception("final WAL sync failed")
         self._wal.close()
+        try:
+            # Counters since the last install, so reopen and shale-inspect see them.
+            self._catalog.apply(CatalogEdit(stat_deltas=self._take_stats()))
+        except lmdb.Error:
+            log.exception("persisting statistics at close failed")
         for worker in self._workers.values():
             worker.close()
         for reader in self._version.readers.values():

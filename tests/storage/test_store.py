@@ -208,3 +208,13 @@ def test_catalog_entries_and_keyspaces_commit_together_and_survive_reopen(store_
         store.catalog_put({b"table/t1": None})
         assert store.catalog_get(b"table/t1") is None
         assert store.list_keyspaces() == ["t1", "t1.gsi"]
+
+
+def test_statistics_survive_a_clean_close(store_dir):
+    with open_small(store_dir) as store:
+        store.create_keyspace("a")
+        store.put("a", b"k", b"v" * 10)
+    with open_small(store_dir) as store:
+        stats = store.stats()
+        assert stats["user_bytes_written"] == 11
+        assert stats["batches_written"] == 1
