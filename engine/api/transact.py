@@ -23,7 +23,7 @@ from engine.errors import (
     ValidationException,
 )
 from engine.model import item_size
-from engine.table import MISMATCH, Cancelled, TxnAction, transact_get, transact_write
+from engine.table import Cancelled, TokenCache, TxnAction, transact_get, transact_write
 
 __all__ = ["HANDLERS"]
 
@@ -117,7 +117,7 @@ def transact_write_items(ctx: Context, p: dict) -> dict:
     with ctx.tokens.lock_for(token):
         found, result = ctx.tokens.lookup(token, fp)
         if found:
-            if result is MISMATCH:
+            if result is TokenCache.MISMATCH:
                 raise IdempotentParameterMismatchException(
                     "The request uses the same client token as a previous, but non-identical "
                     "request."

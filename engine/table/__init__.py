@@ -12,12 +12,11 @@ Public surface:
 """
 
 from engine.table.locks import KeyLocks
-from engine.table.read import PAGE_BYTES, Page, query_range, read_page, segment_range
+from engine.table.read import Page, query_range, read_page, segment_range
 from engine.table.registry import Tables
 from engine.table.schema import TableDef, key_of, storage_key
 from engine.table.table import Mutation, Table, successor
 from engine.table.transact import (
-    MISMATCH,
     Cancelled,
     Reason,
     TokenCache,
@@ -29,9 +28,7 @@ from engine.table.transact import (
 __all__ = [
     "Cancelled",
     "KeyLocks",
-    "MISMATCH",
     "Mutation",
-    "PAGE_BYTES",
     "Page",
     "Reason",
     "Table",

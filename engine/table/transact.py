@@ -140,6 +140,8 @@ def transact_get(locks: KeyLocks, reads: list[tuple[Table, bytes]]) -> list[dict
 class TokenCache:
     """ClientRequestToken -> (fingerprint, result) for ``ttl_s`` seconds."""
 
+    MISMATCH = object()  # lookup()'s result for a token reused with other parameters
+
     def __init__(self, ttl_s: float = TOKEN_TTL_S) -> None:
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[float, bytes, object]] = {}
@@ -165,12 +167,9 @@ class TokenCache:
         if entry is None:
             return False, None
         if entry[1] != fingerprint:
-            return True, MISMATCH
+            return True, TokenCache.MISMATCH
         return True, entry[2]
 
     def remember(self, token: str, fingerprint: bytes, result: object) -> None:
         with self._mutex:
             self._entries[token] = (time.monotonic(), fingerprint, result)
-
-
-MISMATCH = object()
