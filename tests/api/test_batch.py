@@ -1,0 +1,107 @@
+"""BatchGetItem and BatchWriteItem: limits, duplicates, unprocessed keys, capacity."""
+
+import pytest
+
+from tests.api.conftest import make_table
+
+
+def err(e):
+    return e.value.response["Error"]["Message"]
+
+
+def key(i):
+    return {"pk": {"S": f"k{i}"}, "sk": {"N": str(i)}}
+
+
+def test_batch_write_then_batch_get_across_tables(ddb, table, simple):
+    r = ddb.batch_write_item(
+        RequestItems={
+            table: [{"PutRequest": {"Item": dict(key(i), v={"N": str(i)})}} for i in range(20)],
+            simple: [{"PutRequest": {"Item": {"pk": {"S": "x"}}}}],
+        },
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert r["UnprocessedItems"] == {}
+    assert {c["TableName"]: c["CapacityUnits"] for c in r["ConsumedCapacity"]} == {
+        table: 20.0,
+        simple: 1.0,
+    }
+    r = ddb.batch_get_item(
+        RequestItems={
+            table: {"Keys": [key(i) for i in (3, 1, 99)], "ProjectionExpression": "v"},
+            simple: {"Keys": [{"pk": {"S": "x"}}], "ConsistentRead": True},
+        }
+    )
+    assert sorted(i["v"]["N"] for i in r["Responses"][table]) == ["1", "3"]
+    assert r["Responses"][simple] == [{"pk": {"S": "x"}}]
+    assert r["UnprocessedKeys"] == {}
+    ddb.batch_write_item(
+        RequestItems={table: [{"DeleteRequest": {"Key": key(i)}} for i in range(10)]}
+    )
+    assert ddb.scan(TableName=table, Select="COUNT")["Count"] == 10
+
+
+def test_batch_limits(ddb, table):
+    with pytest.raises(ddb.exceptions.ValidationException) as e:
+        ddb.batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": key(i)}} for i in range(26)]}
+        )
+    assert "Member must have length less than or equal to 25" in err(e)
+    with pytest.raises(ddb.exceptions.ValidationException) as e:
+        ddb.batch_get_item(RequestItems={table: {"Keys": [key(i) for i in range(101)]}})
+    assert "Member must have length less than or equal to 100" in err(e)
+
+
+def test_batch_duplicates_are_refused(ddb, table):
+    with pytest.raises(ddb.exceptions.ValidationException) as e:
+        ddb.batch_write_item(
+            RequestItems={
+                table: [{"PutRequest": {"Item": key(1)}}, {"DeleteRequest": {"Key": key(1)}}]
+            }
+        )
+    assert err(e) == (
+        "One or more parameter values were invalid: Provided list of item keys contains duplicates"
+    )
+    with pytest.raises(ddb.exceptions.ValidationException):
+        ddb.batch_get_item(RequestItems={table: {"Keys": [key(1), key(1)]}})
+
+
+def test_batch_missing_table(ddb, table):
+    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+        ddb.batch_get_item(RequestItems={"missing": {"Keys": [key(1)]}})
+
+
+def test_batch_get_returns_unprocessed_keys_past_16_mib(ddb, simple):
+    big = "x" * 400_000
+    for i in range(45):
+        ddb.put_item(TableName=simple, Item={"pk": {"S": f"k{i:02d}"}, "v": {"S": big}})
+    keys = [{"pk": {"S": f"k{i:02d}"}} for i in range(45)]
+    r = ddb.batch_get_item(RequestItems={simple: {"Keys": keys}})
+    got = len(r["Responses"][simple])
+    left = r["UnprocessedKeys"][simple]["Keys"]
+    assert 40 <= got < 45 and got + len(left) == 45
+    r2 = ddb.batch_get_item(RequestItems=r["UnprocessedKeys"])
+    assert len(r2["Responses"][simple]) == len(left)
+
+
+def test_batch_write_unprocessed_when_throttled(ddb):
+    make_table(
+        ddb,
+        "slow",
+        range_type=None,
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+    )
+    # 300 seconds of burst at 1 WCU: 12 batches of 25 one-unit writes use it up.
+    unprocessed = 0
+    for b in range(14):
+        try:
+            r = ddb.batch_write_item(
+                RequestItems={
+                    "slow": [{"PutRequest": {"Item": {"pk": {"S": f"{b}-{i}"}}}} for i in range(25)]
+                }
+            )
+            unprocessed += len(r["UnprocessedItems"].get("slow", []))
+        except ddb.exceptions.ProvisionedThroughputExceededException:
+            unprocessed += 25
+    assert 40 <= unprocessed <= 51
