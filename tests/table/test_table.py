@@ -1,0 +1,145 @@
+"""engine.table on its own: key ranges, segments, locks, counters, the registry."""
+
+import threading
+
+import pytest
+
+from engine.codec import encode_primary_key
+from engine.errors import ConditionalCheckFailedException, ResourceInUseException
+from engine.model import decode_item, item_size
+from engine.storage import Store
+from engine.table import (
+    Cancelled,
+    KeyLocks,
+    TableDef,
+    Tables,
+    TxnAction,
+    key_of,
+    read_page,
+    segment_range,
+    successor,
+    transact_write,
+)
+
+
+def definition(name="t"):
+    return TableDef(
+        name=name,
+        table_id="",
+        keyspace="",
+        hash_key="pk",
+        range_key="sk",
+        attributes={"pk": "S", "sk": "N"},
+        created_s=0.0,
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(str(tmp_path / "db"), durability="off")
+    yield s
+    s.close()
+
+
+def test_successor():
+    assert successor(b"ab") == b"ac"
+    assert successor(b"a\xff\xff") == b"b"
+    assert successor(b"\xff") is None
+
+
+def test_segments_tile_the_hash_space():
+    for total in (1, 2, 3, 1000):
+        bounds = [segment_range(i, total) for i in range(total)]
+        assert bounds[0][0] is None and bounds[-1][1] is None
+        for (_, end), (start, _) in zip(bounds, bounds[1:], strict=False):
+            assert end == start
+
+
+def test_key_round_trip(store):
+    tables = Tables(store)
+    t = tables.create(definition())
+    key = {"pk": {"S": "x"}, "sk": {"N": "-1.5"}}
+    skey = t.key(key)
+    assert skey == encode_primary_key("S", "x", "N", "-1.5")
+    assert key_of(t.defn, skey) == key
+
+
+def test_registry_persists_and_refuses_duplicates(store, tmp_path):
+    tables = Tables(store)
+    tables.create(definition("one"))
+    with pytest.raises(ResourceInUseException):
+        tables.create(definition("one"))
+    tables.create(definition("two"))
+    tables._check()
+    assert Tables(store).names() == ["one", "two"]
+    dropped = tables.delete("one")
+    assert dropped is not None and dropped.keyspace not in store.list_keyspaces()
+    assert Tables(store).names() == ["two"]
+    tables._check()
+
+
+def test_counters_are_exact_when_writes_race_the_first_count(store):
+    t = Tables(store).create(definition())
+
+    def writer(p):
+        for i in range(300):
+            item = {"pk": {"S": p}, "sk": {"N": str(i)}}
+            t.mutate(t.key(item), lambda old, item=item: item if old is None else old)
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in "abc"]
+    for th in threads:
+        th.start()
+    t.counters()  # the first count runs while writers commit
+    for th in threads:
+        th.join()
+    count, size = t.counters()
+    assert count == 900
+    assert size == sum(item_size(decode_item(v)) for _, v in t.iter_items(None, None))
+
+
+def test_read_page_limit_and_resume(store):
+    t = Tables(store).create(definition())
+    for i in range(5):
+        item = {"pk": {"S": "a"}, "sk": {"N": str(i)}}
+        t.mutate(t.key(item), lambda old, item=item: item)
+    page = read_page(t, None, None, limit=2)
+    assert page.scanned == 2 and page.last_key is not None
+    rest = read_page(t, None, None, after=page.last_key)
+    assert [i["sk"]["N"] for i in rest.items] == ["2", "3", "4"] and rest.last_key is None
+
+
+def test_failed_transaction_writes_nothing(store):
+    tables = Tables(store)
+    t = tables.create(definition())
+    a = t.key({"pk": {"S": "a"}, "sk": {"N": "1"}})
+    b = t.key({"pk": {"S": "b"}, "sk": {"N": "1"}})
+
+    def fail(old):
+        raise ConditionalCheckFailedException()
+
+    with pytest.raises(Cancelled) as e:
+        transact_write(
+            tables.locks,
+            [
+                TxnAction(t, a, lambda old: {"pk": {"S": "a"}, "sk": {"N": "1"}}),
+                TxnAction(t, b, fail),
+            ],
+        )
+    assert [r and r.code for r in e.value.reasons] == [None, "ConditionalCheckFailed"]
+    assert t.get(a) is None
+    tables.locks._check()
+
+
+def test_locks_order_and_claims():
+    locks = KeyLocks(stripes=8)
+    keys = [("ks", bytes([i])) for i in range(20)]
+    with locks.hold(keys):
+        pass
+    locks._check()
+    me, other = object(), object()
+    assert locks.claim(keys[:3], me) == []
+    assert locks.claim(keys[2:5], other) == [0]
+    assert locks.is_claimed("ks", keys[0][1], other)
+    assert not locks.is_claimed("ks", keys[0][1], me)
+    locks.release_claims(keys[:3], me)
+    assert locks.claim(keys[2:5], other) == []
