@@ -17,8 +17,9 @@
 
 Every method of boto3's DynamoDB client that ShaleDB implements exists here under the same
 snake_case name, takes the same keyword arguments and returns the same dict (with
-ResponseMetadata). Parameters are checked with botocore's own ParamValidator first, so the
-same mistakes raise the same ParamValidationError as boto3. Errors are raised as classes
+ResponseMetadata). A request the service refuses as invalid is checked again with
+botocore's own ParamValidator, so the mistakes boto3 catches client-side raise the same
+ParamValidationError as with boto3. Errors are raised as classes
 that derive both from the engine.errors class of the code and from botocore's ClientError,
 so ``except ClientError``, ``except client.exceptions.X`` and ``except engine.errors.X``
 all work.
@@ -39,7 +40,12 @@ from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
 from engine.api import Service, service_model
-from engine.errors import ERRORS_BY_CODE, DynamoDBError
+from engine.errors import (
+    ERRORS_BY_CODE,
+    DynamoDBError,
+    SerializationException,
+    ValidationException,
+)
 from engine.storage import Store
 
 __all__ = ["Client", "TableHandle", "connect", "deserialize", "serialize"]
@@ -136,13 +142,18 @@ class Client:
         self._ids = itertools.count(1)
 
     def _call(self, operation: str, params: dict) -> dict:
-        if self._validate:
-            shape = _botocore_model().operation_model(operation).input_shape
-            report = self._validator.validate(params, shape)
-            if report.has_errors():
-                raise ParamValidationError(report=report.generate_report())
         try:
             reply = self.service.handle(operation, params)
+        except (ValidationException, SerializationException) as err:
+            # Every mistake botocore's ParamValidator catches (a missing member, a wrong
+            # type, a short string) the service refuses too, before it changes anything; so
+            # boto3's client-side check runs only on refused requests, off the fast path.
+            if self._validate:
+                shape = _botocore_model().operation_model(operation).input_shape
+                report = self._validator.validate(params, shape)
+                if report.has_errors():
+                    raise ParamValidationError(report=report.generate_report()) from None
+            raise _as_client_error(err, operation) from None
         except DynamoDBError as err:
             raise _as_client_error(err, operation) from None
         reply["ResponseMetadata"] = {

@@ -41,7 +41,7 @@ def build_put(ctx: Context, p: dict):
     prep = prepare_request(p)
     table = ctx.table(p["TableName"])
     skey = table.key(item, what="item")
-    check_item_size(item)
+    size = check_item_size(item)
     with_item = _rvcf(p)
 
     def decide(old: dict | None) -> dict | None:
@@ -49,6 +49,7 @@ def build_put(ctx: Context, p: dict):
             raise _failed(old, with_item)
         return item
 
+    decide.sized = (item, size)  # type: ignore[attr-defined]
     return table, skey, decide
 
 
@@ -104,7 +105,7 @@ def build_update(ctx: Context, p: dict):
 
 def _write(ctx: Context, table, skey: bytes, decide):
     ctx.meter.admit(table.defn.table_id, "write")
-    m = table.mutate(skey, decide)
+    m = table.mutate(skey, decide, sized=getattr(decide, "sized", None))
     units = write_units(m.old_size, m.new_size)
     ctx.meter.charge(table.defn.table_id, "write", units)
     return m, units

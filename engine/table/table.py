@@ -84,13 +84,19 @@ class Table:
     # ---------------------------------------------------------------- writes
 
     def mutate(
-        self, skey: bytes, decide: Callable[[dict | None], dict | None], *, owner: object = None
+        self,
+        skey: bytes,
+        decide: Callable[[dict | None], dict | None],
+        *,
+        owner: object = None,
+        sized: tuple[dict, int] | None = None,
     ) -> Mutation:
         """Read the item at ``skey``, compute ``decide(old)`` and commit it, under the key's lock.
 
         ``decide`` returns the new item or None to delete; it may raise (a failed condition)
         and then nothing is written. Raises TransactionConflictException if a transaction
-        other than ``owner`` holds the key.
+        other than ``owner`` holds the key. ``sized`` is an (item, size) the caller already
+        measured, saving a second measurement when ``decide`` returns that very item.
         """
         ks = self.keyspace
         with self.locks.lock_one(ks, skey):
@@ -101,7 +107,7 @@ class Table:
             new = decide(old)
             m = Mutation(old, new, 0 if old is None else item_size(old), 0)
             if new is not None:
-                m.new_size = item_size(new)
+                m.new_size = sized[1] if sized is not None and sized[0] is new else item_size(new)
                 if new != old:
                     m.seqno = self.store.write(WriteBatch().put(ks, skey, encode_item(new)))
                     self.note_write(m)
