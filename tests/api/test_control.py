@@ -261,3 +261,14 @@ def test_errors_are_client_errors_with_boto3_shape(ddb):
         ddb.describe_table(TableName="nope")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert e.value.operation_name == "DescribeTable"
+
+
+def test_mistakes_boto3_catches_client_side_raise_param_validation_error(ddb):
+    from botocore.exceptions import ParamValidationError
+
+    with pytest.raises(ddb.exceptions.ValidationException):
+        ddb.describe_table(TableName="ab")  # a name or an ARN: boto3 checks only length >= 1
+    with pytest.raises(ParamValidationError):
+        ddb.put_item(TableName="abc")
+    with pytest.raises(ParamValidationError):
+        ddb.list_tables(Limit="3")
