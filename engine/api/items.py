@@ -25,6 +25,7 @@ from engine.model import check_item_size, item_size, validate_item
 __all__ = ["HANDLERS", "build_check", "build_delete", "build_put", "build_update"]
 
 MSG_RV = "Return values set to invalid value"
+MSG_UPDATE_SIZE = "Item size to update has exceeded the maximum allowed size"
 
 
 def _rvcf(p: dict) -> bool:
@@ -97,7 +98,7 @@ def build_update(ctx: Context, p: dict):
         if prep is None or prep.update is None:
             return base
         new = prep.apply_update(base)
-        check_item_size(new)
+        check_item_size(new, MSG_UPDATE_SIZE)
         return new
 
     return table, skey, decide, prep

@@ -16,11 +16,16 @@ import time
 from collections.abc import Callable
 
 from engine.api import batch, control, items, query, transact
-from engine.api.common import Context
+from engine.api.common import MSG_NOT_FOUND, Context
 from engine.api.shapes import validate
 from engine.capacity import Meter
-from engine.errors import DynamoDBError, InternalServerError, UnknownOperationException
-from engine.storage import Store
+from engine.errors import (
+    DynamoDBError,
+    InternalServerError,
+    ResourceNotFoundException,
+    UnknownOperationException,
+)
+from engine.storage import KeyspaceError, Store
 from engine.table import Tables
 
 __all__ = ["HANDLERS", "Service"]
@@ -74,6 +79,9 @@ class Service:
             return handler(self.ctx, params)
         except DynamoDBError:
             raise
+        except KeyspaceError:
+            # The table was deleted while this request was using it.
+            raise ResourceNotFoundException(MSG_NOT_FOUND) from None
         except Exception:
             log.exception("internal error in %s", operation)
             raise InternalServerError("Internal server error") from None

@@ -232,6 +232,18 @@ def test_item_size_limit(ddb, table):
     assert err(e)[1] == "Item size has exceeded the maximum allowed size"
 
 
+def test_update_past_the_item_size_limit(ddb, table):
+    put(ddb, table, v={"S": "x" * 300_000})
+    with pytest.raises(ddb.exceptions.ValidationException) as e:
+        ddb.update_item(
+            TableName=table,
+            Key=K,
+            UpdateExpression="SET w = :w",
+            ExpressionAttributeValues={":w": {"S": "y" * 200_000}},
+        )
+    assert err(e)[1] == "Item size to update has exceeded the maximum allowed size"
+
+
 def test_missing_table_and_validation_order(ddb):
     with pytest.raises(ddb.exceptions.ResourceNotFoundException) as e:
         ddb.put_item(TableName="missing", Item=K)
