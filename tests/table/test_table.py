@@ -143,3 +143,18 @@ def test_locks_order_and_claims():
     assert not locks.is_claimed("ks", keys[0][1], me)
     locks.release_claims(keys[:3], me)
     assert locks.claim(keys[2:5], other) == []
+
+
+def test_item_size_fast_path_matches_the_per_value_rules():
+    from engine.model import value_size
+
+    item = {
+        "ascii": {"S": "abc"},
+        "ünï": {"S": "ünïcode €"},
+        "n": {"N": "-12.5"},
+        "m": {"M": {"é": {"S": "x"}, "l": {"L": [{"N": "1"}, {"NULL": True}]}}},
+        "ss": {"SS": ["a", "ß"]},
+        "b": {"B": b"\x00\x01"},
+    }
+    expected = sum(len(k.encode()) + value_size(v) for k, v in item.items())
+    assert item_size(item) == expected
