@@ -94,8 +94,7 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
             if put is not None:
                 item = validate_item(put["Item"])
                 skey = table.key(item, what="item")
-                check_item_size(item)
-                ops.append((req, skey, item))
+                ops.append((req, skey, (item, check_item_size(item))))
             else:
                 _, skey = key_for(table, delete["Key"])
                 ops.append((req, skey, None))

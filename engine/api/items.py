@@ -48,9 +48,8 @@ def build_put(ctx: Context, p: dict):
     def decide(old: dict | None) -> dict | None:
         if prep is not None and not prep.check_condition(old):
             raise _failed(old, with_item)
-        return item
+        return item, size  # type: ignore[return-value]
 
-    decide.sized = (item, size)  # type: ignore[attr-defined]
     return table, skey, decide
 
 
@@ -98,15 +97,14 @@ def build_update(ctx: Context, p: dict):
         if prep is None or prep.update is None:
             return base
         new = prep.apply_update(base)
-        check_item_size(new, MSG_UPDATE_SIZE)
-        return new
+        return new, check_item_size(new, MSG_UPDATE_SIZE)  # type: ignore[return-value]
 
     return table, skey, decide, prep
 
 
 def _write(ctx: Context, table, skey: bytes, decide):
     ctx.meter.admit(table.defn.table_id, "write")
-    m = table.mutate(skey, decide, sized=getattr(decide, "sized", None))
+    m = table.mutate(skey, decide)
     units = write_units(m.old_size, m.new_size)
     ctx.meter.charge(table.defn.table_id, "write", units)
     return m, units

@@ -58,6 +58,7 @@ def operation_names() -> list[str]:
     return sorted(service_model()["operations"])
 
 
+@lru_cache(maxsize=1024)
 def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 

@@ -89,14 +89,13 @@ class Table:
         decide: Callable[[dict | None], dict | None],
         *,
         owner: object = None,
-        sized: tuple[dict, int] | None = None,
     ) -> Mutation:
         """Read the item at ``skey``, compute ``decide(old)`` and commit it, under the key's lock.
 
         ``decide`` returns the new item or None to delete; it may raise (a failed condition)
         and then nothing is written. Raises TransactionConflictException if a transaction
-        other than ``owner`` holds the key. ``sized`` is an (item, size) the caller already
-        measured, saving a second measurement when ``decide`` returns that very item.
+        other than ``owner`` holds the key. ``decide`` may return (new item, its size) when
+        it measured the item already, which saves measuring it twice.
         """
         ks = self.keyspace
         with self.locks.lock_one(ks, skey):
@@ -105,9 +104,12 @@ class Table:
             data = self.store.get(ks, skey)
             old = None if data is None else decode_item(data)
             new = decide(old)
+            new_size = None
+            if type(new) is tuple:
+                new, new_size = new
             m = Mutation(old, new, 0 if old is None else item_size(old), 0)
             if new is not None:
-                m.new_size = sized[1] if sized is not None and sized[0] is new else item_size(new)
+                m.new_size = item_size(new) if new_size is None else new_size
                 if new != old:
                     m.seqno = self.store.write(WriteBatch().put(ks, skey, encode_item(new)))
                     self.note_write(m)

@@ -44,8 +44,8 @@ TOKEN_TTL_S = 600.0
 
 @dataclass(slots=True)
 class TxnAction:
-    """One action: ``decide(old)`` returns the new item, None to delete, or ``old`` itself
-    (the same object) to write nothing (ConditionCheck)."""
+    """One action: ``decide(old)`` returns the new item (or (item, size)), None to delete,
+    or ``old`` itself (the same object) to write nothing (ConditionCheck)."""
 
     table: Table
     skey: bytes
@@ -102,9 +102,12 @@ def transact_write(locks: KeyLocks, actions: list[TxnAction]) -> list[Mutation]:
                     failed = True
                     continue
                 reasons.append(None)
+                new_size = None
+                if type(new) is tuple:
+                    new, new_size = new
                 m = Mutation(old, new, 0 if old is None else item_size(old), 0)
                 if new is not None:
-                    m.new_size = item_size(new)
+                    m.new_size = item_size(new) if new_size is None else new_size
                 muts.append(m)
             if failed:
                 raise Cancelled(reasons)
