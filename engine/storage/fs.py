@@ -29,6 +29,17 @@ class FileSystem:
             while view:
                 view = view[os.write(fd, view) :]
 
+    def pwrite(self, fd: int, data: bytes | memoryview, offset: int) -> None:
+        """Write all of `data` at `offset` (loops over short writes)."""
+        written = os.pwrite(fd, data, offset)
+        if written < len(data):
+            view = memoryview(data)[written:]
+            offset += written
+            while view:
+                n = os.pwrite(fd, view, offset)
+                view = view[n:]
+                offset += n
+
     def fsync(self, fd: int) -> None:
         os.fsync(fd)
 
@@ -123,6 +134,15 @@ class FaultInjectingFS(FileSystem):
                 super().write(fd, memoryview(data)[:partial])
             self._raise(error)
         super().write(fd, data)
+
+    def pwrite(self, fd: int, data: bytes | memoryview, offset: int) -> None:
+        fault = self._take("write")  # the same fault as write(): both put bytes in files
+        if fault is not None:
+            error, partial = fault
+            if partial:
+                super().pwrite(fd, memoryview(data)[:partial], offset)
+            self._raise(error)
+        super().pwrite(fd, data, offset)
 
     def fsync(self, fd: int) -> None:
         if (fault := self._take("fsync")) is not None:

@@ -752,6 +752,7 @@ class Store:
             self._unlink(wal.path)
             raise
         old_wal, self._wal = self._wal, wal
+        old_wal.finish()
         if self.options.durability != "off":
             try:
                 old_wal.sync()
@@ -1346,9 +1347,9 @@ class Store:
         self._wake_background()
         for thread in self._threads:
             thread.join()
+        self._wal.finish()
         try:
-            if self.options.durability != "off":
-                self._wal.sync()
+            self._wal.sync()
         except OSError:
             log.exception("final WAL sync failed")
         self._wal.close()
