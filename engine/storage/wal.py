@@ -9,8 +9,9 @@ Layout (docs/FORMAT.md "WAL segment", "WAL record", "Write batch"):
 
 The CRC covers the length field and the payload, so a damaged length is caught too.
 
-Recovery rules (`read_segment`): in the last segment, a bad record after which no
-record verifies (one cut short by the end of the file, or garbage or zeros after the
+Recovery rules (`read_segment`): an all-zero remainder is unused preallocated space,
+the clean end of the records in any segment. In the last segment, a bad record after
+which no record verifies (one cut short by the end of the file, or garbage after the
 last good record) is a torn tail: the caller truncates it and reports it. A bad record
 anywhere else, including one followed by good records in the last segment, is a
 `CorruptionError` naming file and offset, unless the caller reads in salvage mode,
