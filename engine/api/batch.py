@@ -15,7 +15,7 @@ from engine.api.exprs import prepare_request
 from engine.capacity import read_units, write_units
 from engine.errors import ProvisionedThroughputExceededException, ValidationException
 from engine.errors import msg_param_invalid as _p
-from engine.model import check_item_size, item_size, validate_item
+from engine.model import check_item_size, validate_item
 
 __all__ = ["HANDLERS"]
 
@@ -55,8 +55,7 @@ def batch_get_item(ctx: Context, p: dict) -> dict:
                 throttled += 1
                 left.append(key)
                 continue
-            item = table.get(skey)
-            size = 0 if item is None else item_size(item)
+            item, size = table.get_sized(skey)
             u = read_units(size, consistent=consistent)
             ctx.meter.charge(table.defn.table_id, "read", u)
             units += u

@@ -20,7 +20,7 @@ from engine.expr import (
     project,
     updated_paths,
 )
-from engine.model import check_item_size, item_size, validate_item
+from engine.model import check_item_size, validate_item
 
 __all__ = ["HANDLERS", "build_check", "build_delete", "build_put", "build_update"]
 
@@ -167,9 +167,9 @@ def get_item(ctx: Context, p: dict) -> dict:
     _, skey = key_for(table, p["Key"])
     tid = table.defn.table_id
     ctx.meter.admit(tid, "read")
-    item = table.get(skey)
+    item, size = table.get_sized(skey)
     consistent = bool(p.get("ConsistentRead"))
-    units = read_units(0 if item is None else item_size(item), consistent=consistent)
+    units = read_units(size, consistent=consistent)
     ctx.meter.charge(tid, "read", units)
     out: dict = {}
     if item is not None:

@@ -22,7 +22,6 @@ from engine.errors import (
     TransactionCanceledException,
     ValidationException,
 )
-from engine.model import item_size
 from engine.table import Cancelled, TokenCache, TxnAction, transact_get, transact_write
 
 __all__ = ["HANDLERS"]
@@ -147,8 +146,8 @@ def transact_get_items(ctx: Context, p: dict) -> dict:
         raise _cancelled(exc.reasons) from None
     out: dict = {"Responses": []}
     per_table: dict[str, tuple] = {}
-    for (t, _), prep, item in zip(reads, preps, items, strict=True):
-        u = read_units(0 if item is None else item_size(item), consistent=True, transactional=True)
+    for (t, _), prep, (item, size) in zip(reads, preps, items, strict=True):
+        u = read_units(size, consistent=True, transactional=True)
         ctx.meter.charge(t.defn.table_id, "read", u)
         prev = per_table.get(t.defn.name, (t, 0.0))
         per_table[t.defn.name] = (t, prev[1] + u)

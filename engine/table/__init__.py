@@ -8,14 +8,15 @@ Public surface:
 - query_range / segment_range / read_page -> Page: Query and Scan pages (1 MiB, Limit).
 - transact_write / transact_get with TxnAction, Cancelled and Reason; TokenCache for
   ClientRequestToken idempotency.
-- key_of(defn, skey): the key attributes of a storage key.
+- key_of(defn, skey): the key attributes of a storage key; encode_value / decode_value:
+  a base keyspace value (size: u32 LE | item codec).
 """
 
 from engine.table.locks import KeyLocks
 from engine.table.read import Page, query_range, read_page, segment_range
 from engine.table.registry import Tables
 from engine.table.schema import TableDef, key_of, storage_key
-from engine.table.table import Mutation, Table, successor
+from engine.table.table import Mutation, Table, decode_value, encode_value, successor
 from engine.table.transact import (
     Cancelled,
     Reason,
@@ -36,6 +37,8 @@ __all__ = [
     "Tables",
     "TokenCache",
     "TxnAction",
+    "decode_value",
+    "encode_value",
     "key_of",
     "query_range",
     "read_page",

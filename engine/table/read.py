@@ -17,14 +17,17 @@ Thread-safety: functions are pure apart from reading the store at one snapshot.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.codec import encode_key_value, encode_primary_key
 from engine.errors import ValidationException
-from engine.model import compare_values, decode_item, item_size
+from engine.model import compare_values, decode_item
 from engine.storage import Snapshot
 from engine.table.table import Table, successor
+
+_unpack_size = struct.Struct("<I").unpack_from
 
 __all__ = ["PAGE_BYTES", "Page", "query_range", "read_page", "segment_range"]
 
@@ -134,11 +137,11 @@ def read_page(
     scanned = 0
     count = 0
     for skey, data in table.iter_items(start, end, reverse=reverse, snapshot=snapshot):
-        item = decode_item(data)
+        item = decode_item(data[4:])
         if key_check is not None and not key_check(item):
             continue
         scanned += 1
-        size += item_size(item)
+        size += _unpack_size(data)[0]
         if accept is None or accept(item):
             count += 1
             if keep_items:

@@ -15,6 +15,7 @@ Thread-safety: every public method may be called from any thread.
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,9 +26,24 @@ from engine.storage import Snapshot, Store, WriteBatch
 from engine.table.locks import KeyLocks
 from engine.table.schema import TableDef, storage_key
 
-__all__ = ["Mutation", "Table", "successor"]
+__all__ = ["Mutation", "Table", "decode_value", "encode_value", "successor"]
 
 MSG_TXN_CONFLICT = "Transaction is ongoing for the item"
+_SIZE = struct.Struct("<I")
+
+
+def encode_value(item: dict, size: int) -> bytes:
+    """A base keyspace value: ``size: u32 LE | item (engine.model item codec)``.
+
+    The item's DynamoDB size travels with it, so reads charge capacity and cut 1 MiB pages
+    without measuring every item again (docs/FORMAT.md, "Table base value").
+    """
+    return _SIZE.pack(size) + encode_item(item)
+
+
+def decode_value(data: bytes) -> tuple[dict, int]:
+    """(item, DynamoDB size) of a base keyspace value."""
+    return decode_item(data[4:]), _SIZE.unpack_from(data)[0]
 
 
 def successor(prefix: bytes) -> bytes | None:
@@ -68,7 +84,12 @@ class Table:
 
     def get(self, skey: bytes, snapshot: Snapshot | None = None) -> dict | None:
         data = self.store.get(self.keyspace, skey, snapshot)
-        return None if data is None else decode_item(data)
+        return None if data is None else decode_item(data[4:])
+
+    def get_sized(self, skey: bytes, snapshot: Snapshot | None = None) -> tuple[dict | None, int]:
+        """(item or None, its DynamoDB size or 0)."""
+        data = self.store.get(self.keyspace, skey, snapshot)
+        return (None, 0) if data is None else decode_value(data)
 
     def iter_items(
         self,
@@ -102,16 +123,17 @@ class Table:
             if self.locks.is_claimed(ks, skey, owner):
                 raise TransactionConflictException(MSG_TXN_CONFLICT)
             data = self.store.get(ks, skey)
-            old = None if data is None else decode_item(data)
+            old, old_size = (None, 0) if data is None else decode_value(data)
             new = decide(old)
             new_size = None
             if type(new) is tuple:
                 new, new_size = new
-            m = Mutation(old, new, 0 if old is None else item_size(old), 0)
+            m = Mutation(old, new, old_size, 0)
             if new is not None:
                 m.new_size = item_size(new) if new_size is None else new_size
                 if new != old:
-                    m.seqno = self.store.write(WriteBatch().put(ks, skey, encode_item(new)))
+                    value = encode_value(new, m.new_size)
+                    m.seqno = self.store.write(WriteBatch().put(ks, skey, value))
                     self.note_write(m)
             elif old is not None:
                 m.seqno = self.store.write(WriteBatch().delete(ks, skey))
@@ -122,7 +144,7 @@ class Table:
         """Add a decided mutation to a batch built by a caller holding the key's lock."""
         if m.new is not None:
             if m.new != m.old:
-                batch.put(self.keyspace, skey, encode_item(m.new))
+                batch.put(self.keyspace, skey, encode_value(m.new, m.new_size))
         elif m.old is not None:
             batch.delete(self.keyspace, skey)
 
@@ -145,6 +167,6 @@ class Table:
                 with self.store.snapshot() as snap:
                     for _, data in self.store.scan(self.keyspace, snapshot=snap):
                         count += 1
-                        size += item_size(decode_item(data))
+                        size += _SIZE.unpack_from(data)[0]
                     self._stats = [snap.seqno, count, size]
             return self._stats[1], self._stats[2]

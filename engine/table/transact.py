@@ -90,7 +90,7 @@ def transact_write(locks: KeyLocks, actions: list[TxnAction]) -> list[Mutation]:
             reasons: list[Reason | None] = []
             failed = False
             for a in actions:
-                old = a.table.get(a.skey)
+                old, old_size = a.table.get_sized(a.skey)
                 try:
                     new = a.decide(old)
                 except ConditionalCheckFailedException as exc:
@@ -105,7 +105,7 @@ def transact_write(locks: KeyLocks, actions: list[TxnAction]) -> list[Mutation]:
                 new_size = None
                 if type(new) is tuple:
                     new, new_size = new
-                m = Mutation(old, new, 0 if old is None else item_size(old), 0)
+                m = Mutation(old, new, old_size, 0)
                 if new is not None:
                     m.new_size = item_size(new) if new_size is None else new_size
                 muts.append(m)
@@ -126,8 +126,11 @@ def transact_write(locks: KeyLocks, actions: list[TxnAction]) -> list[Mutation]:
         locks.release_claims(keys, owner)
 
 
-def transact_get(locks: KeyLocks, reads: list[tuple[Table, bytes]]) -> list[dict | None]:
-    """Read every (table, key) at one snapshot. Raises Cancelled on a claimed key."""
+def transact_get(
+    locks: KeyLocks, reads: list[tuple[Table, bytes]]
+) -> list[tuple[dict | None, int]]:
+    """(item or None, size) of every (table, key), read at one snapshot. Raises Cancelled on
+    a claimed key."""
     busy = [i for i, (t, k) in enumerate(reads) if locks.is_claimed(t.keyspace, k)]
     if busy:
         reasons: list[Reason | None] = [None] * len(reads)
@@ -137,7 +140,7 @@ def transact_get(locks: KeyLocks, reads: list[tuple[Table, bytes]]) -> list[dict
     if not reads:
         return []
     with reads[0][0].store.snapshot() as snap:
-        return [t.get(k, snap) for t, k in reads]
+        return [t.get_sized(k, snap) for t, k in reads]
 
 
 class TokenCache:

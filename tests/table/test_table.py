@@ -6,7 +6,7 @@ import pytest
 
 from engine.codec import encode_primary_key
 from engine.errors import ConditionalCheckFailedException, ResourceInUseException
-from engine.model import decode_item, item_size
+from engine.model import item_size
 from engine.storage import Store
 from engine.table import (
     Cancelled,
@@ -14,6 +14,8 @@ from engine.table import (
     TableDef,
     Tables,
     TxnAction,
+    decode_value,
+    encode_value,
     key_of,
     read_page,
     segment_range,
@@ -94,7 +96,8 @@ def test_counters_are_exact_when_writes_race_the_first_count(store):
         th.join()
     count, size = t.counters()
     assert count == 900
-    assert size == sum(item_size(decode_item(v)) for _, v in t.iter_items(None, None))
+    sizes = [decode_value(v) for _, v in t.iter_items(None, None)]
+    assert size == sum(item_size(item) for item, _ in sizes) == sum(n for _, n in sizes)
 
 
 def test_read_page_limit_and_resume(store):
@@ -158,3 +161,15 @@ def test_item_size_fast_path_matches_the_per_value_rules():
     }
     expected = sum(len(k.encode()) + value_size(v) for k, v in item.items())
     assert item_size(item) == expected
+
+
+def test_format_doc_example_of_a_table_value():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text()
+    body = re.search(r"```text table-value\n(.*?)```", doc, re.S).group(1)
+    raw = bytes.fromhex(body.replace("\n", " "))
+    item = {"a": {"N": "1"}}
+    assert encode_value(item, item_size(item)) == raw
+    assert decode_value(raw) == (item, 3)
