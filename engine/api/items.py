@@ -37,7 +37,7 @@ def _failed(old: dict | None, with_item: bool) -> ConditionalCheckFailedExceptio
 
 
 def build_put(ctx: Context, p: dict):
-    """(table, storage key, decide) for a Put (PutItem or a transaction's Put)."""
+    """(table, storage key, decide, item size) for a Put (PutItem or a transaction's Put)."""
     item = validate_item(p["Item"])
     prep = prepare_request(p)
     table = ctx.table(p["TableName"])
@@ -50,7 +50,7 @@ def build_put(ctx: Context, p: dict):
             raise _failed(old, with_item)
         return item, size  # type: ignore[return-value]
 
-    return table, skey, decide
+    return table, skey, decide, size
 
 
 def build_delete(ctx: Context, p: dict):
@@ -113,7 +113,7 @@ def _write(ctx: Context, table, skey: bytes, decide):
 def put_item(ctx: Context, p: dict) -> dict:
     if p.get("ReturnValues", "NONE") not in ("NONE", "ALL_OLD"):
         raise ValidationException(MSG_RV)
-    table, skey, decide = build_put(ctx, p)
+    table, skey, decide, _ = build_put(ctx, p)
     m, units = _write(ctx, table, skey, decide)
     out: dict = {}
     if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:

@@ -73,12 +73,29 @@ def _fmt(v: object) -> str:
     return f"'{v}'" if isinstance(v, (int, float)) else str(v)
 
 
+def _java(shape_name: str, v: object) -> str:
+    """A value as DynamoDB's Java service prints it in a validation message."""
+    shape = service_model()["shapes"][shape_name]
+    t = shape["type"]
+    if t == "list":
+        member = shape["member"]["shape"]
+        return "[" + ", ".join(_java(member, x) for x in v) + "]"  # type: ignore[union-attr]
+    if t == "map":
+        vshape = shape["value"]["shape"]
+        return "{" + ", ".join(f"{k}={_java(vshape, x)}" for k, x in v.items()) + "}"  # type: ignore[union-attr]
+    if t == "structure":
+        return f"com.amazonaws.dynamodb.v20120810.{shape_name}@{id(v) & 0xFFFFFFFF:x}"
+    return str(v)
+
+
 @lru_cache(maxsize=512)
 def _pattern(p: str) -> re.Pattern:
     return re.compile(p)
 
 
-def _check(shape_name: str, value: object, path: str, errors: list[str]) -> None:
+def _check(
+    shape_name: str, value: object, path: str, errors: list[str], in_map: bool = False
+) -> None:
     if shape_name in _SKIP:
         return
     if shape_name == "TableArn" and isinstance(value, str) and not value.startswith("arn:"):
@@ -127,45 +144,67 @@ def _check(shape_name: str, value: object, path: str, errors: list[str]) -> None
             )
     elif t == "list":
         n = len(value)  # type: ignore[arg-type]
+        shown = "Value at" if in_map else f"Value '{_java(shape_name, value)}' at"
         if lo is not None and n < lo:
             errors.append(
-                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
+                f"{shown} '{path}' failed to satisfy constraint: Member must have "
                 f"length greater than or equal to {lo}"
             )
         elif hi is not None and n > hi:
             errors.append(
-                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
+                f"{shown} '{path}' failed to satisfy constraint: Member must have "
                 f"length less than or equal to {hi}"
             )
         member = shape["member"]["shape"]
         for i, v in enumerate(value, 1):  # type: ignore[arg-type]
-            _check(member, v, f"{path}.{i}.member", errors)
+            _check(member, v, f"{path}.{i}.member", errors, in_map)
     elif t == "map":
         n = len(value)  # type: ignore[arg-type]
         if hi is not None and n > hi:
             errors.append(
-                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have "
-                f"length less than or equal to {hi}"
+                f"Value '{_java(shape_name, value)}' at '{path}' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {hi}"
             )
-        vshape = shape["value"]["shape"]
+        vshape_name = shape["value"]["shape"]
+        vshape = service_model()["shapes"][vshape_name]
         for k, v in value.items():  # type: ignore[union-attr]
             if not isinstance(k, str):
                 raise SerializationException(f"Unexpected key type for {path}")
-            _check(vshape, v, f"{path}.{k}.member", errors)
+            if vshape["type"] == "list" and isinstance(v, (list, tuple)):
+                vlo, vhi = vshape.get("min"), vshape.get("max")
+                if (vlo is not None and len(v) < vlo) or (vhi is not None and len(v) > vhi):
+                    # DynamoDB reports a map value's list bounds together, for the whole map.
+                    bounds = []
+                    if vhi is not None:
+                        bounds.append(f"Member must have length less than or equal to {vhi}")
+                    if vlo is not None:
+                        bounds.append(f"Member must have length greater than or equal to {vlo}")
+                    errors.append(
+                        f"Value '{_java(shape_name, value)}' at '{path}' failed to satisfy "
+                        f"constraint: Map value must satisfy constraint: [{', '.join(bounds)}]"
+                    )
+                    continue
+                for i, x in enumerate(v, 1):
+                    _check(vshape["member"]["shape"], x, f"{path}.{k}.{i}.member", errors, True)
+                continue
+            # Inside a map value DynamoDB names members as the wire does: RequestItems.t.member.Keys
+            root = path[:1].upper() + path[1:] if not in_map else path
+            _check(vshape_name, v, f"{root}.{k}.member", errors, True)
     elif t == "structure":
         members = shape["members"]
         prefix = f"{path}." if path else ""
+        name_of = (lambda n: n) if in_map else _camel
         for name in shape.get("required", ()):
             if value.get(name) is None:  # type: ignore[union-attr]
                 errors.append(
-                    f"Value null at '{prefix}{_camel(name)}' failed to satisfy constraint: "
+                    f"Value null at '{prefix}{name_of(name)}' failed to satisfy constraint: "
                     "Member must not be null"
                 )
         for name, v in value.items():  # type: ignore[union-attr]
             m = members.get(name)
             if m is None or v is None:
                 continue
-            _check(m["shape"], v, prefix + _camel(name), errors)
+            _check(m["shape"], v, prefix + name_of(name), errors, in_map)
 
 
 def validate(operation: str, params: dict) -> None:

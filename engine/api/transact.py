@@ -2,10 +2,11 @@
 
 Each action is built by the same code as its single-item operation (engine.api.items), then
 engine.table runs them all or nothing. Cancellation reasons come back in action order, with
-Code "None" for the actions that did not fail. ClientRequestToken: a repeat of the same
-request (compared on a canonical form: sorted keys, bytes as hex) within 10 minutes returns
-the first reply without running again; a different request with the token is
-IdempotentParameterMismatchException.
+Code "None" for the actions that did not fail. The items of the Put actions and the keys of
+the others may total 4 MB (the limit's wording is ours: DynamoDB's was not at hand).
+ClientRequestToken: a repeat of the same request (compared on a canonical form: sorted
+keys, bytes as hex) within 10 minutes returns the first reply without running again; a
+different request with the token is IdempotentParameterMismatchException.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from engine.table import Cancelled, TokenCache, TxnAction, transact_get, transac
 __all__ = ["HANDLERS"]
 
 MAX_ACTIONS = 100
+MAX_REQUEST_BYTES = 4 << 20
+MSG_TOO_BIG = "Transaction request size exceeds the maximum allowed size of 4 MB"
 MSG_SAME_ITEM = "Transaction request cannot include multiple operations on one item"
 _KINDS = ("ConditionCheck", "Put", "Delete", "Update")
 
@@ -69,6 +72,7 @@ def _run_write(ctx: Context, p: dict) -> dict:
     actions: list[TxnAction] = []
     tables = []
     seen = set()
+    request_bytes = 0
     for entry in p["TransactItems"]:
         kinds = [k for k in _KINDS if entry.get(k) is not None]
         if len(kinds) != 1:
@@ -78,13 +82,18 @@ def _run_write(ctx: Context, p: dict) -> dict:
         kind = kinds[0]
         body = entry[kind]
         if kind == "Put":
-            table, skey, decide = build_put(ctx, body)
+            table, skey, decide, size = build_put(ctx, body)
+            request_bytes += size
         elif kind == "Delete":
             table, skey, decide = build_delete(ctx, body)
         elif kind == "ConditionCheck":
             table, skey, decide = build_check(ctx, body)
         else:
             table, skey, decide, _ = build_update(ctx, body)
+        if kind != "Put":
+            request_bytes += len(skey)
+        if request_bytes > MAX_REQUEST_BYTES:
+            raise ValidationException(MSG_TOO_BIG)
         if (table.keyspace, skey) in seen:
             raise ValidationException(MSG_SAME_ITEM)
         seen.add((table.keyspace, skey))

@@ -41,15 +41,33 @@ def test_batch_write_then_batch_get_across_tables(ddb, table, simple):
     assert ddb.scan(TableName=table, Select="COUNT")["Count"] == 10
 
 
-def test_batch_limits(ddb, table):
+def test_batch_limits_use_dynamodb_wording(ddb, table):
+    import re
+
     with pytest.raises(ddb.exceptions.ValidationException) as e:
         ddb.batch_write_item(
             RequestItems={table: [{"PutRequest": {"Item": key(i)}} for i in range(26)]}
         )
-    assert "Member must have length less than or equal to 25" in err(e)
+    assert re.fullmatch(
+        r"1 validation error detected: Value '\{tbl=\[.+\]\}' at 'requestItems' failed to "
+        r"satisfy constraint: Map value must satisfy constraint: \[Member must have length "
+        r"less than or equal to 25, Member must have length greater than or equal to 1\]",
+        err(e),
+    )
     with pytest.raises(ddb.exceptions.ValidationException) as e:
         ddb.batch_get_item(RequestItems={table: {"Keys": [key(i) for i in range(101)]}})
-    assert "Member must have length less than or equal to 100" in err(e)
+    assert err(e) == (
+        "1 validation error detected: Value at 'RequestItems.tbl.member.Keys' failed to "
+        "satisfy constraint: Member must have length less than or equal to 100"
+    )
+    with pytest.raises(ddb.exceptions.ValidationException) as e:
+        ddb.batch_get_item(
+            RequestItems={
+                table: {"Keys": [key(i) for i in range(60)]},
+                "simple": {"Keys": [{"pk": {"S": str(i)}} for i in range(60)]},
+            }
+        )
+    assert err(e) == "Too many items requested for the BatchGetItem call"
 
 
 def test_batch_duplicates_are_refused(ddb, table):

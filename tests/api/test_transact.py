@@ -236,3 +236,16 @@ def test_transaction_over_100_actions_is_refused(ddb):
     assert (
         "Member must have length less than or equal to 100" in e.value.response["Error"]["Message"]
     )
+
+
+def test_transaction_over_4_mib_is_refused(ddb, simple):
+    big = "x" * 400_000
+    with pytest.raises(ddb.exceptions.ValidationException) as e:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": simple, "Item": {"pk": {"S": str(i)}, "v": {"S": big}}}}
+                for i in range(11)
+            ]
+        )
+    assert "4 MB" in e.value.response["Error"]["Message"]
+    assert ddb.scan(TableName=simple, Select="COUNT")["Count"] == 0
