@@ -36,6 +36,11 @@ from decimal import Decimal
 from functools import lru_cache
 
 from botocore.exceptions import ClientError, ParamValidationError
+
+try:  # boto3's condition objects (Key("pk").eq(1)) for the table handle, when installed
+    from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
+except ImportError:  # pragma: no cover - boto3 is optional
+    ConditionBase = ConditionExpressionBuilder = None
 from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
@@ -48,7 +53,7 @@ from engine.errors import (
 )
 from engine.storage import Store
 
-__all__ = ["Client", "TableHandle", "connect", "deserialize", "serialize"]
+__all__ = ["BatchWriter", "Client", "TableHandle", "connect", "deserialize", "serialize"]
 
 
 def _snake(name: str) -> str:
@@ -274,6 +279,63 @@ def _de_map(m: dict) -> dict:
 
 _IN_MAPS = ("Item", "Key", "ExclusiveStartKey", "ExpressionAttributeValues")
 _OUT_MAPS = ("Item", "Attributes", "LastEvaluatedKey")
+_CONDITIONS = ("KeyConditionExpression", "FilterExpression", "ConditionExpression")
+
+
+def _build_conditions(params: dict) -> dict:
+    """Turn boto3 condition objects (Key/Attr) into expressions, names and values."""
+    if ConditionBase is None or not any(
+        isinstance(params.get(k), ConditionBase) for k in _CONDITIONS
+    ):
+        return params
+    params = dict(params)
+    builder = ConditionExpressionBuilder()
+    names = dict(params.get("ExpressionAttributeNames") or {})
+    values = dict(params.get("ExpressionAttributeValues") or {})
+    for k in _CONDITIONS:
+        cond = params.get(k)
+        if isinstance(cond, ConditionBase):
+            built = builder.build_expression(cond, is_key_condition=k == _CONDITIONS[0])
+            params[k] = built.condition_expression
+            names.update(built.attribute_name_placeholders)
+            values.update(built.attribute_value_placeholders)
+    if names:
+        params["ExpressionAttributeNames"] = names
+    if values:
+        params["ExpressionAttributeValues"] = values
+    return params
+
+
+class BatchWriter:
+    """Buffers puts and deletes into BatchWriteItem calls of 25, resending unprocessed
+    items, like boto3's ``Table.batch_writer()``. Use as a context manager."""
+
+    def __init__(self, table: TableHandle) -> None:
+        self._table = table
+        self._buffer: list[dict] = []
+
+    def put_item(self, Item: dict) -> None:
+        self._buffer.append({"PutRequest": {"Item": _ser_map(Item)}})
+        if len(self._buffer) >= 25:
+            self._flush()
+
+    def delete_item(self, Key: dict) -> None:
+        self._buffer.append({"DeleteRequest": {"Key": _ser_map(Key)}})
+        if len(self._buffer) >= 25:
+            self._flush()
+
+    def _flush(self) -> None:
+        name = self._table.name
+        while self._buffer:
+            batch, self._buffer = self._buffer[:25], self._buffer[25:]
+            reply = self._table.client._call("BatchWriteItem", {"RequestItems": {name: batch}})
+            self._buffer = reply["UnprocessedItems"].get(name, []) + self._buffer
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._flush()
 
 
 class TableHandle:
@@ -284,6 +346,7 @@ class TableHandle:
         self.name = name
 
     def _call(self, operation: str, params: dict) -> dict:
+        params = _build_conditions(params)
         p = {k: (_ser_map(v) if k in _IN_MAPS else v) for k, v in params.items()}
         p["TableName"] = self.name
         reply = self.client._call(operation, p)
@@ -332,3 +395,7 @@ class TableHandle:
 
     def describe(self) -> dict:
         return self.client._call("DescribeTable", {"TableName": self.name})["Table"]
+
+    def batch_writer(self) -> BatchWriter:
+        """A BatchWriter for this table (``with table.batch_writer() as w: w.put_item(...)``)."""
+        return BatchWriter(self)

@@ -243,3 +243,32 @@ def test_table_handle_iterates_all_pages(ddb, table):
     )
     assert [int(i["sk"]) for i in items] == list(range(25))
     assert len(list(t.iter_scan(Limit=3))) == 50
+
+
+def test_table_handle_takes_boto3_conditions_and_batch_writer(ddb, table):
+    from boto3.dynamodb.conditions import Attr, Key
+
+    t = ddb.Table(table)
+    with t.batch_writer() as w:
+        for i in range(60):
+            w.put_item(Item={"pk": "p", "sk": i, "even": i % 2 == 0})
+        w.delete_item(Key={"pk": "p", "sk": 0})
+    r = t.query(
+        KeyConditionExpression=Key("pk").eq("p") & Key("sk").between(10, 19),
+        FilterExpression=Attr("even").eq(True),
+    )
+    assert [int(i["sk"]) for i in r["Items"]] == [10, 12, 14, 16, 18]
+    assert r["ScannedCount"] == 10
+    assert t.scan(Select="COUNT")["Count"] == 59
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        t.put_item(Item={"pk": "p", "sk": 1}, ConditionExpression=Attr("pk").not_exists())
+
+
+def test_scan_start_key_must_map_to_the_segment(ddb, table):
+    fill(ddb, table, partitions=[f"p{i}" for i in range(20)], n=1)
+    page = ddb.scan(TableName=table, Segment=0, TotalSegments=2, Limit=1)
+    with pytest.raises(ddb.exceptions.ValidationException) as e:
+        ddb.scan(
+            TableName=table, Segment=1, TotalSegments=2, ExclusiveStartKey=page["LastEvaluatedKey"]
+        )
+    assert err(e) == "The provided Exclusive start key does not map to the provided segment"
