@@ -65,6 +65,13 @@ class Service:
         for name in self.ctx.tables.names():
             self.ctx.configure_meter(self.ctx.tables.get(name))  # type: ignore[arg-type]
 
+    def consumed_units(self, table_name: str) -> dict[str, float]:
+        """Capacity units the table has consumed since it was opened (on-demand metering):
+        ``{"read": units, "write": units}``. Raises ResourceNotFoundException."""
+        tid = self.ctx.table(table_name).defn.table_id
+        consumed = self.ctx.meter.consumed
+        return {kind: consumed.get((tid, kind), 0.0) for kind in ("read", "write")}
+
     @staticmethod
     def operations() -> list[str]:
         return sorted(HANDLERS)

@@ -45,3 +45,14 @@ def test_raising_throughput_lets_writes_through(ddb):
     ddb.update_table(TableName="prov", BillingMode="PAY_PER_REQUEST")
     for i in range(10):
         ddb.put_item(TableName="prov", Item={"pk": {"S": str(i)}, "v": {"S": big}})
+
+
+def test_on_demand_tables_meter_what_they_consume(ddb):
+    service = getattr(ddb, "service", None)
+    if service is None:
+        pytest.skip("metering is read through the embedded service")
+    make_table(ddb, "meter", range_type=None)
+    ddb.put_item(TableName="meter", Item={"pk": {"S": "a"}, "v": {"S": "x" * 1500}})
+    ddb.get_item(TableName="meter", Key={"pk": {"S": "a"}}, ConsistentRead=True)
+    ddb.get_item(TableName="meter", Key={"pk": {"S": "a"}})
+    assert service.consumed_units("meter") == {"read": 1.5, "write": 2.0}
