@@ -35,15 +35,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from functools import lru_cache
 
-from botocore.exceptions import ClientError, ParamValidationError
-
-try:  # boto3's condition objects (Key("pk").eq(1)) for the table handle, when installed
-    from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
-except ImportError:  # pragma: no cover - boto3 is optional
-    ConditionBase = ConditionExpressionBuilder = None
-from botocore.model import ServiceModel
-from botocore.validate import ParamValidator
-
 from engine.api import Service, service_model
 from engine.errors import (
     ERRORS_BY_CODE,
@@ -61,32 +52,45 @@ def _snake(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _botocore_model() -> ServiceModel:
-    return ServiceModel(service_model(), "dynamodb")
+def _botocore_validation() -> tuple:
+    """(ServiceModel, ParamValidator), imported on the first refused request only: they
+    cost a tenth of a second to import and `import engine` should stay fast."""
+    from botocore.model import ServiceModel
+    from botocore.validate import ParamValidator
+
+    return ServiceModel(service_model(), "dynamodb"), ParamValidator()
 
 
+def _param_validation_error(report: str) -> Exception:
+    from botocore.exceptions import ParamValidationError
+
+    return ParamValidationError(report=report)
+
+
+@lru_cache(maxsize=1)
 def _client_error_classes() -> dict[str, type]:
-    out = {}
+    """One class per error code deriving from engine.errors' class and botocore's
+    ClientError. Built on first use: botocore.exceptions pulls in an HTTP stack whose
+    import would triple the time of ``import engine``."""
+    from botocore.exceptions import ClientError
+
+    out: dict[str, type] = {"ClientError": ClientError}
     for code, cls in ERRORS_BY_CODE.items():
         out[code] = type(code, (cls, ClientError), {"__module__": __name__})
     return out
 
 
-_CLIENT_ERRORS = _client_error_classes()
-
-
 class _Exceptions:
     """``client.exceptions.<Code>`` as with boto3, plus ClientError."""
 
-    ClientError = ClientError
-
     def __init__(self) -> None:
-        for code, cls in _CLIENT_ERRORS.items():
+        for code, cls in _client_error_classes().items():
             setattr(self, code, cls)
 
 
-def _as_client_error(err: DynamoDBError, operation: str) -> ClientError:
-    cls = _CLIENT_ERRORS.get(err.code) or _CLIENT_ERRORS["InternalServerError"]
+def _as_client_error(err: DynamoDBError, operation: str) -> Exception:
+    classes = _client_error_classes()
+    cls = classes.get(err.code) or classes["InternalServerError"]
     response: dict = {
         "Error": {"Code": err.code, "Message": err.message},
         "ResponseMetadata": {"HTTPStatusCode": err.http_status, "RetryAttempts": 0},
@@ -99,7 +103,7 @@ def _as_client_error(err: DynamoDBError, operation: str) -> ClientError:
     if reasons:
         response["CancellationReasons"] = reasons
     exc = cls.__new__(cls)
-    ClientError.__init__(exc, response, operation)
+    classes["ClientError"].__init__(exc, response, operation)
     exc.__dict__.update(err.__dict__)
     return exc
 
@@ -143,7 +147,6 @@ class Client:
         self.exceptions = _Exceptions()
         self._owns_store = owns_store
         self._validate = validate
-        self._validator = ParamValidator()
         self._ids = itertools.count(1)
 
     def _call(self, operation: str, params: dict) -> dict:
@@ -154,10 +157,11 @@ class Client:
             # type, a short string) the service refuses too, before it changes anything; so
             # boto3's client-side check runs only on refused requests, off the fast path.
             if self._validate:
-                shape = _botocore_model().operation_model(operation).input_shape
-                report = self._validator.validate(params, shape)
+                model, validator = _botocore_validation()
+                shape = model.operation_model(operation).input_shape
+                report = validator.validate(params, shape)
                 if report.has_errors():
-                    raise ParamValidationError(report=report.generate_report()) from None
+                    raise _param_validation_error(report.generate_report()) from None
             raise _as_client_error(err, operation) from None
         except DynamoDBError as err:
             raise _as_client_error(err, operation) from None
@@ -284,10 +288,11 @@ _CONDITIONS = ("KeyConditionExpression", "FilterExpression", "ConditionExpressio
 
 def _build_conditions(params: dict) -> dict:
     """Turn boto3 condition objects (Key/Attr) into expressions, names and values."""
-    if ConditionBase is None or not any(
-        isinstance(params.get(k), ConditionBase) for k in _CONDITIONS
-    ):
+    if all(params.get(k) is None or type(params.get(k)) is str for k in _CONDITIONS):
         return params
+    # boto3 is optional and slow to import: only a request carrying its objects needs it.
+    from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
+
     params = dict(params)
     builder = ConditionExpressionBuilder()
     names = dict(params.get("ExpressionAttributeNames") or {})

@@ -18,12 +18,11 @@ Thread-safety: the model is loaded once, read-only afterwards.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import re
 from functools import lru_cache
-
-import botocore
 
 from engine.errors import SerializationException, ValidationException
 
@@ -47,9 +46,12 @@ _TYPES = {
 @lru_cache(maxsize=1)
 def service_model() -> dict:
     """DynamoDB's service model as botocore ships it."""
-    path = os.path.join(
-        os.path.dirname(botocore.__file__), "data", "dynamodb", "2012-08-10", "service-2.json.gz"
-    )
+    # Located without importing botocore, whose import costs more than reading the model.
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("botocore is required: its service model defines DynamoDB's API")
+    root = next(iter(spec.submodule_search_locations))
+    path = os.path.join(root, "data", "dynamodb", "2012-08-10", "service-2.json.gz")
     with gzip.open(path) as f:
         return json.load(f)
 
