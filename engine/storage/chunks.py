@@ -124,6 +124,25 @@ def iter_file_chunks(
                 yield block_chunk(block, 0, hi, reader.max_seqno)
 
 
+def set_chunk(merger: Merger, i: int, chunk: Chunk | None, reverse: bool) -> None:
+    """Hand run `i` of `merger` its next chunk, or mark the run finished (None)."""
+    if chunk is None:
+        merger.set_run(i, *EMPTY_RUN, 0, 0, -1 if reverse else 0, True)
+    else:
+        start = chunk.hi - 1 if reverse else chunk.lo
+        merger.set_run(
+            i,
+            chunk.buf,
+            chunk.keys_at,
+            chunk.offs_at,
+            chunk.trailers_at,
+            chunk.lo,
+            chunk.hi,
+            start,
+            False,
+        )
+
+
 def _views(chunk: Chunk) -> tuple:
     return (chunk.buf, chunk.keys_at, chunk.koffs, chunk.values_at, chunk.voffs, chunk.values)
 
@@ -167,23 +186,8 @@ def _iter_runs(
 
     def load(i: int) -> None:
         chunk = next(sources[i], None)
-        if chunk is None:
-            views[i] = None
-            merger.set_run(i, *EMPTY_RUN, 0, 0, -1 if reverse else 0, True)
-        else:
-            views[i] = _views(chunk)
-            start = chunk.hi - 1 if reverse else chunk.lo
-            merger.set_run(
-                i,
-                chunk.buf,
-                chunk.keys_at,
-                chunk.offs_at,
-                chunk.trailers_at,
-                chunk.lo,
-                chunk.hi,
-                start,
-                False,
-            )
+        views[i] = None if chunk is None else _views(chunk)
+        set_chunk(merger, i, chunk, reverse)
 
     for i in range(n):
         load(i)

@@ -21,7 +21,7 @@ from engine.codec import (
     Merger,
     make_run_buffer,
 )
-from engine.storage.chunks import EMPTY_RUN, Chunk, block_chunk
+from engine.storage.chunks import Chunk, block_chunk, set_chunk
 from engine.storage.format import KIND_TOMBSTONE, make_sst_name
 from engine.storage.fs import FileSystem
 from engine.storage.sstable import FileMeta, SSTableReader, SSTableWriter
@@ -190,20 +190,7 @@ def _compact(
     def load(i: int) -> None:
         chunk = cursors[i].next_chunk()
         chunks[i] = chunk
-        if chunk is None:
-            merger.set_run(i, *EMPTY_RUN, 0, 0, 0, True)
-        else:
-            merger.set_run(
-                i,
-                chunk.buf,
-                chunk.keys_at,
-                chunk.offs_at,
-                chunk.trailers_at,
-                chunk.lo,
-                chunk.hi,
-                chunk.lo,
-                False,
-            )
+        set_chunk(merger, i, chunk, False)
 
     for i in range(n):
         load(i)
