@@ -43,6 +43,14 @@ def _no_index(p: dict) -> None:
         raise ValidationException(f"The table does not have the specified index: {p['IndexName']}")
 
 
+def _start_key(table, esk: dict) -> tuple[dict, bytes]:
+    """A validated ExclusiveStartKey; DynamoDB prefixes the key error with its context."""
+    try:
+        return key_for(table, esk)
+    except ValidationException as exc:
+        raise ValidationException(f"The provided starting key is invalid: {exc.message}") from None
+
+
 def _reply(ctx: Context, p: dict, table, page, prep, select: str) -> dict:
     out: dict = {}
     if select != "COUNT":
@@ -76,7 +84,7 @@ def query(ctx: Context, p: dict) -> dict:
     start, end, check = query_range(table, pk, kc.sort_op, sk)
     after = None
     if p.get("ExclusiveStartKey") is not None:
-        esk, after = key_for(table, p["ExclusiveStartKey"])
+        esk, after = _start_key(table, p["ExclusiveStartKey"])
         if esk[d.hash_key] != pk:
             raise ValidationException(
                 "The provided starting key is invalid: The provided key element does not "
@@ -121,7 +129,7 @@ def scan(ctx: Context, p: dict) -> dict:
     start, end = (None, None) if segment is None else segment_range(segment, total)
     after = None
     if p.get("ExclusiveStartKey") is not None:
-        _, after = key_for(table, p["ExclusiveStartKey"])
+        _, after = _start_key(table, p["ExclusiveStartKey"])
         if segment is not None:
             h = int.from_bytes(after[:4], "big")
             if not (segment << 32) // total <= h < ((segment + 1) << 32) // total:

@@ -272,3 +272,14 @@ def test_scan_start_key_must_map_to_the_segment(ddb, table):
             TableName=table, Segment=1, TotalSegments=2, ExclusiveStartKey=page["LastEvaluatedKey"]
         )
     assert err(e) == "The provided Exclusive start key does not map to the provided segment"
+
+
+def test_start_key_errors(ddb, table):
+    with pytest.raises(ddb.exceptions.ValidationException) as e:
+        ddb.scan(TableName=table, ExclusiveStartKey={"pk": {"S": "a"}})
+    assert err(e) == (
+        "The provided starting key is invalid: The provided key element does not match the schema"
+    )
+    with pytest.raises(ddb.exceptions.ValidationException) as e:
+        q(ddb, table, "pk = :p", P, ExclusiveStartKey={"pk": {"S": "b"}, "sk": {"N": "1"}})
+    assert err(e).startswith("The provided starting key is invalid")
