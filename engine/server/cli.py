@@ -1,0 +1,207 @@
+"""``shale serve``: run a DynamoDB endpoint over a data directory.
+
+    shale serve [--host 127.0.0.1] [--port 8000] [--data ./shale-data]
+                [--durability sync|group|off] [--log-level info]
+                [--credentials FILE] [--insecure-open]
+
+Opens (creating on first run) the store in ``--data``, then serves it with uvicorn (httptools
+and uvloop when installed) until SIGTERM or SIGINT: the listener closes, requests in flight
+finish, the request threads stop and the store is flushed and closed. It prints one line
+once it listens, naming the address (the real port when ``--port 0``), the data directory
+and what it serves; tests and scripts wait for that line.
+
+Without ``--credentials`` any well-formed signature is accepted, as local DynamoDB
+endpoints do; such a server listens only on a loopback address unless ``--insecure-open``
+says otherwise. A second server on the same directory is refused (the store's LOCK).
+
+Exit status: 0 after a clean stop, 1 when the server cannot start, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import sys
+import time
+
+import uvicorn
+
+from engine.api import Service
+from engine.server.app import App
+from engine.server.auth import Verifier, load_credentials
+from engine.storage import Store, StoreLockedError
+
+__all__ = ["build_parser", "main", "serve"]
+
+log = logging.getLogger(__name__)
+
+DURABILITY_MODES = ("sync", "group", "off")
+RECOVERY_NOTICE_BYTES = 64 << 20  # WAL larger than this: say that recovery is under way
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shale", description="ShaleDB: DynamoDB, embedded.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve DynamoDB's wire protocol over a data directory")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (8000; 0 picks a free one)")
+    s.add_argument("--data", default="./shale-data", help="data directory (./shale-data)")
+    s.add_argument(
+        "--durability",
+        choices=DURABILITY_MODES,
+        default="sync",
+        help="sync: fsync before each reply (default); group: fsync every few ms; off",
+    )
+    s.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error", "critical"),
+    )
+    s.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="verify SigV4 against the key pairs in this AWS credentials-style INI file",
+    )
+    s.add_argument(
+        "--insecure-open",
+        action="store_true",
+        help="allow a non-loopback --host without --credentials (anyone may connect)",
+    )
+    s.add_argument("--region", default="us-east-1", help="region in ARNs (us-east-1)")
+    s.add_argument("--account-id", default="000000000000", help="account id in ARNs")
+    return parser
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _say(line: str) -> None:
+    """A line of the program's own output (not logging: it shows at every log level)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _wal_bytes(path: str) -> int:
+    try:
+        with os.scandir(path) as it:
+            return sum(e.stat().st_size for e in it if e.name.endswith(".wal"))
+    except OSError:
+        return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the server described by parsed ``serve`` arguments; return the exit status."""
+    verifier = Verifier()
+    if args.credentials:
+        try:
+            verifier = Verifier(load_credentials(args.credentials))
+        except (OSError, ValueError) as exc:
+            _say(f"shale serve: cannot read credentials: {exc}")
+            return 1
+    elif not _is_loopback(args.host) and not args.insecure_open:
+        _say(
+            f"shale serve: refusing to listen on {args.host} without --credentials: any "
+            "client could read and change the data. Give --credentials FILE, or "
+            "--insecure-open to allow it anyway."
+        )
+        return 1
+
+    data = os.path.abspath(args.data)
+    wal = _wal_bytes(data)
+    if wal > RECOVERY_NOTICE_BYTES:
+        _say(f"shale serve: recovering {data} ({wal >> 20} MiB of WAL)...")
+    started = time.monotonic()
+    try:
+        store = Store.open(data, durability=args.durability)
+    except StoreLockedError:
+        _say(
+            f"shale serve: {data} is in use by another process (its LOCK is held); stop "
+            "that server or give another --data"
+        )
+        return 1
+    if wal > RECOVERY_NOTICE_BYTES:
+        _say(
+            f"shale serve: recovered {store.recovery_report.records} WAL records in "
+            f"{time.monotonic() - started:.1f} s"
+        )
+    app = None
+    try:
+        service = Service(
+            store,
+            region=args.region,
+            account_id=args.account_id,
+            endpoint_address=f"{args.host}:{args.port}",
+        )
+        app = App(service, verifier=verifier)
+        config = uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            lifespan="off",
+            log_config=None,
+            log_level=args.log_level,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+        server = uvicorn.Server(config)
+        auth = "SigV4 against --credentials" if args.credentials else "open (any signature)"
+        started_ok = _run(server, data, args.durability, auth, len(service.ctx.tables.names()))
+        return 0 if started_ok else 1
+    finally:
+        if app is not None:
+            app.close()
+        store.close()
+        log.info("store closed: %s", data)
+
+
+def _run(server: uvicorn.Server, data: str, durability: str, auth: str, tables: int) -> bool:
+    async def main() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.005)
+        if server.started:
+            host, port = server.servers[0].sockets[0].getsockname()[:2]
+            _say(
+                f"shale serve: listening on http://{host}:{port} (DynamoDB JSON 1.0, "
+                f"streams) data {data} ({tables} tables, durability {durability}, auth {auth})"
+            )
+        await task
+
+    # uvicorn re-raises the stop signal once it has shut down; these handlers make that a
+    # no-op so the store is closed before the process ends.
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+            runner.run(main())
+    except SystemExit:
+        return False  # uvicorn could not bind; it has said why
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return server.started
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "serve":
+        return serve(args)
+    return 2
+
+
+def console_main() -> None:
+    sys.exit(main())
