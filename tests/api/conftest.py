@@ -1,21 +1,48 @@
 """The ``ddb`` fixture: a boto3-shaped DynamoDB client, one per test.
 
 Parametrised over front-ends so every test body runs against each: "embedded" is
-engine.connect() in-process; a "server" param driving boto3 against a live `shale serve`
-is added here when engine/server exists (the bodies use only boto3's client surface:
-snake_case methods, ``ddb.exceptions.X``, ``exc.response["Error"]``).
+engine.connect() in-process; "endpoint" is boto3 against the live endpoint named by
+SHALE_TEST_ENDPOINT (a `shale serve` once engine/server exists, or any DynamoDB-compatible
+endpoint), present only when the variable is set. The bodies use only boto3's client surface:
+snake_case methods, ``ddb.exceptions.X``, ``exc.response["Error"]``; the few that need the
+embedded service reach it through ``ddb.service`` and skip elsewhere.
 """
+
+import os
 
 import pytest
 
 import engine
 
+ENDPOINT = os.environ.get("SHALE_TEST_ENDPOINT")
 
-@pytest.fixture(params=["embedded"])
+
+def _endpoint_client():
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id="shale",
+        aws_secret_access_key="shale",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture(params=["embedded"] + (["endpoint"] if ENDPOINT else []))
 def ddb(request, tmp_path):
-    client = engine.connect(str(tmp_path / "db"), durability="off")
+    if request.param == "embedded":
+        client = engine.connect(str(tmp_path / "db"), durability="off")
+        yield client
+        client.close()
+        return
+    client = _endpoint_client()
     yield client
-    client.close()
+    for name in client.list_tables()["TableNames"]:  # each test starts from no tables
+        client.update_table(TableName=name, DeletionProtectionEnabled=False)
+        client.delete_table(TableName=name)
 
 
 def make_table(ddb, name="tbl", *, range_type="N", hash_type="S", **extra):
