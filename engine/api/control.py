@@ -210,7 +210,7 @@ def create_table(ctx: Context, p: dict) -> dict:
         raise ValidationException("The number of tags exceeds the limit of 50")
     odt = p.get("OnDemandThroughput") or {}
     defn = TableDef(
-        name=p["TableName"],
+        name=ctx.table_name(p["TableName"]),
         table_id="",
         keyspace="",
         hash_key=hash_key,
