@@ -22,7 +22,7 @@ import importlib.util
 import json
 import os
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from engine.errors import SerializationException, ValidationException
 
@@ -95,6 +95,26 @@ def _pattern(p: str) -> re.Pattern:
     return re.compile(p)
 
 
+@cache
+def _spec(shape_name: str) -> tuple:
+    """(shape, type, Python types, min, max, is_plain): plain shapes (unconstrained strings,
+    numbers and booleans) need only their type checked."""
+    shape = service_model()["shapes"][shape_name]
+    t = shape["type"]
+    lo, hi = shape.get("min"), shape.get("max")
+    plain = t in ("string", "integer", "long", "double", "boolean", "blob", "timestamp") and not (
+        lo is not None or hi is not None or "enum" in shape or "pattern" in shape
+    )
+    return shape, t, _TYPES[t], lo, hi, plain
+
+
+@cache
+def _members(shape_name: str) -> dict[str, tuple[str, str]]:
+    """A structure's members: wire name -> (shape name, lowerCamel path name)."""
+    members = service_model()["shapes"][shape_name]["members"]
+    return {name: (m["shape"], _camel(name)) for name, m in members.items()}
+
+
 def _check(
     shape_name: str, value: object, path: str, errors: list[str], in_map: bool = False
 ) -> None:
@@ -102,13 +122,11 @@ def _check(
         return
     if shape_name == "TableArn" and isinstance(value, str) and not value.startswith("arn:"):
         shape_name = "TableName"  # a name where a name or an ARN may stand obeys TableName
-    shapes = service_model()["shapes"]
-    shape = shapes[shape_name]
-    t = shape["type"]
-    ok = _TYPES[t]
+    shape, t, ok, lo, hi, plain = _spec(shape_name)
     if not isinstance(value, ok) or (t in ("integer", "long") and isinstance(value, bool)):
         raise SerializationException(f"Unexpected value type for {path or 'request'}: expected {t}")
-    lo, hi = shape.get("min"), shape.get("max")
+    if plain:
+        return
     if t == "string":
         enum = shape.get("enum")
         if enum is not None and value not in enum:
@@ -193,20 +211,20 @@ def _check(
             root = path[:1].upper() + path[1:] if not in_map else path
             _check(vshape_name, v, f"{root}.{k}.member", errors, True)
     elif t == "structure":
-        members = shape["members"]
+        members = _members(shape_name)
         prefix = f"{path}." if path else ""
-        name_of = (lambda n: n) if in_map else _camel
         for name in shape.get("required", ()):
             if value.get(name) is None:  # type: ignore[union-attr]
+                shown = name if in_map else _camel(name)
                 errors.append(
-                    f"Value null at '{prefix}{name_of(name)}' failed to satisfy constraint: "
+                    f"Value null at '{prefix}{shown}' failed to satisfy constraint: "
                     "Member must not be null"
                 )
         for name, v in value.items():  # type: ignore[union-attr]
             m = members.get(name)
-            if m is None or v is None:
+            if m is None or v is None or m[0] in _SKIP:
                 continue
-            _check(m["shape"], v, prefix + name_of(name), errors, in_map)
+            _check(m[0], v, prefix + (name if in_map else m[1]), errors, in_map)
 
 
 def validate(operation: str, params: dict) -> None:
