@@ -31,12 +31,16 @@ _MODERN = (
     "ExpressionAttributeValues",
 )
 
+_ANY = frozenset(_LEGACY + _MODERN)
+
 
 def prepare_request(
     p: dict, value_kinds: tuple[str, ...] = (CONDITION,)
 ) -> PreparedExpressions | None:
     """Validate and bind the expressions (or legacy parameters) of request ``p``; None if it
     has neither. Raises ValidationException with DynamoDB's messages."""
+    if not p.keys() & _ANY:
+        return None  # the common case of a plain write or read: nothing to prepare
     present = {k for k, v in p.items() if v is not None}
     check_not_mixed(present)
     if any(k in present for k in _LEGACY):
