@@ -188,7 +188,11 @@ def validate_item(item: object) -> dict:
     for name, value in item.items():
         if type(name) is not str:
             raise _serialization(name, "String")
-        out[name] = validate_value(value)
+        # Fast path for the commonest attribute, a string: nothing to normalise.
+        if type(value) is dict and len(value) == 1 and type(value.get("S")) is str:
+            out[name] = value
+        else:
+            out[name] = validate_value(value)
     return out
 
 
