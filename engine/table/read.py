@@ -132,23 +132,36 @@ def read_page(
             nxt = after + b"\x00"
             start = nxt if start is None or nxt > start else start
     page = Page()
-    items = page.items
+    append = page.items.append
+    decode = decode_item
+    unpack = _unpack_size
     size = 0
     scanned = 0
     count = 0
-    for skey, data in table.iter_items(start, end, reverse=reverse, snapshot=snapshot):
-        item = decode_item(data[4:])
-        if key_check is not None and not key_check(item):
-            continue
-        scanned += 1
-        size += _unpack_size(data)[0]
-        if accept is None or accept(item):
-            count += 1
-            if keep_items:
-                items.append(item)
-        if scanned == limit or size >= PAGE_BYTES:
-            page.last_key = skey
-            break
+    rows = table.iter_items(start, end, reverse=reverse, snapshot=snapshot)
+    if not keep_items and key_check is None and accept is None:
+        # Select=COUNT without a filter: the stored size is all a page needs.
+        for skey, data in rows:
+            scanned += 1
+            size += unpack(data)[0]
+            if scanned == limit or size >= PAGE_BYTES:
+                page.last_key = skey
+                break
+        count = scanned
+    else:
+        for skey, data in rows:
+            item = decode(data[4:])
+            if key_check is not None and not key_check(item):
+                continue
+            scanned += 1
+            size += unpack(data)[0]
+            if accept is None or accept(item):
+                count += 1
+                if keep_items:
+                    append(item)
+            if scanned == limit or size >= PAGE_BYTES:
+                page.last_key = skey
+                break
     page.count = count
     page.scanned = scanned
     page.read_bytes = size
