@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 from engine.storage.format import KIND_TOMBSTONE, KIND_VALUE, OP_HEADER, VALUE_LEN
 
+_unpack_op = OP_HEADER.unpack_from  # 9 bytes
+_unpack_len = VALUE_LEN.unpack_from
+
 
 class WriteBatch:
     """Puts and deletes to commit atomically with `Store.write`.
@@ -94,27 +97,24 @@ def decode_ops(
 ) -> list[tuple[int, int, bytes, bytes | None]]:
     """Decode `count` operations from payload[offset:end] into (kind, keyspace id, key,
     value-or-None). Raises ValueError when the bytes do not parse exactly."""
-    unpack_op = OP_HEADER.unpack_from
-    unpack_len = VALUE_LEN.unpack_from
-    op_size = OP_HEADER.size
     ops = []
+    append = ops.append
     for _ in range(count):
-        kind, ksid, klen = unpack_op(payload, offset)
-        offset += op_size
-        key = payload[offset : offset + klen]
-        offset += klen
+        kind, ksid, klen = _unpack_op(payload, offset)
+        offset += 9
+        key_end = offset + klen
+        key = payload[offset:key_end]
         if kind == KIND_VALUE:
-            (vlen,) = unpack_len(payload, offset)
-            offset += 4
-            value = payload[offset : offset + vlen]
-            offset += vlen
+            (vlen,) = _unpack_len(payload, key_end)
+            offset = key_end + 4 + vlen
+            append((kind, ksid, key, payload[key_end + 4 : offset]))
         elif kind == KIND_TOMBSTONE:
-            value = None
+            offset = key_end
+            append((kind, ksid, key, None))
         else:
             raise ValueError(f"unknown operation kind {kind}")
         if offset > end:
             raise ValueError("operation runs past the end of the record")
-        ops.append((kind, ksid, key, value))
     if offset != end:
         raise ValueError(f"{end - offset} unparsed bytes after the last operation")
     return ops

@@ -22,7 +22,7 @@ from engine.codec import (
     make_run_buffer,
 )
 from engine.storage.chunks import Chunk, block_chunk, set_chunk
-from engine.storage.format import KIND_TOMBSTONE, make_sst_name
+from engine.storage.format import make_sst_name
 from engine.storage.fs import FileSystem
 from engine.storage.sstable import FileMeta, SSTableReader, SSTableWriter
 from engine.storage.wal import iter_segment_records
@@ -65,49 +65,54 @@ def run_flush(
     fs: FileSystem | None = None,
 ) -> JobResult:
     """Build one L0 SSTable per keyspace from the records of `segment_paths`.
-    `numbers` supplies file numbers (at least one per keyspace with data)."""
+    `numbers` supplies file numbers (at least one per keyspace with data).
+
+    With no live snapshot only each key's newest version can ever be read, so the
+    records are walked newest first keeping the first version of each key, and the
+    sorted result goes to the writer in bulk; otherwise every version is sorted and the
+    native merge keeps what each snapshot can see."""
     fs = fs or FileSystem()
     wanted = set(keyspace_ids)
-    per_ks: dict[int, list] = {}
+    per_ks: dict[int, dict[bytes, tuple[int, bytes]]] = {}
+    versions: dict[int, list] = {}
     ts_range: dict[int, list[int]] = {}
     bytes_read = 0
     records = []
     for path in segment_paths:
         bytes_read += os.path.getsize(path)
         records.extend(iter_segment_records(path, salvage))
-    # Newest record first, then a stable sort by key: versions end up seqno-descending.
+    newest_only = not snapshots
     for record in reversed(records):
         seqno = record.seqno
+        ts = record.commit_ts_us
         for kind, ksid, key, value in record.ops:
             if ksid not in wanted:
                 continue
-            entries = per_ks.get(ksid)
-            if entries is None:
-                entries = per_ks[ksid] = []
-                ts_range[ksid] = [record.commit_ts_us, record.commit_ts_us]
-            entries.append((key, (seqno << 8) | kind, value if kind != KIND_TOMBSTONE else None))
-            span = ts_range[ksid]
-            span[0] = min(span[0], record.commit_ts_us)
-            span[1] = max(span[1], record.commit_ts_us)
+            latest = per_ks.get(ksid)
+            if latest is None:
+                latest = per_ks[ksid] = {}
+                versions[ksid] = []
+                ts_range[ksid] = [ts, ts]
+            elif ts < ts_range[ksid][0]:
+                ts_range[ksid][0] = ts
+            if newest_only:
+                if key not in latest:
+                    latest[key] = ((seqno << 8) | kind, value if kind else b"")
+            else:
+                versions[ksid].append((key, (seqno << 8) | kind, value if kind else b""))
     outputs = []
     written = 0
     numbers_iter = iter(numbers)
     for ksid in sorted(per_ks):
-        entries = per_ks[ksid]
-        entries.sort(key=itemgetter(0))
-        buf, keys_at, offs_at, trailers_at = make_run_buffer([(k, t) for k, t, _ in entries])
-        merger = Merger(1, reverse=False, mode=MERGE_COMPACT, snapshots=snapshots, out_cap=4096)
-        merger.set_run(0, buf, keys_at, offs_at, trailers_at, 0, len(entries), 0, True)
         writer = _writer(fs, dirpath, next(numbers_iter), options)
         try:
-            while True:
-                status, _runs, idxs, _ = merger.step()
-                add = writer.add
-                for i in idxs:
-                    key, trailer, value = entries[i]
-                    add(key, trailer, value)
-                if status == MERGE_DONE:
-                    break
+            if newest_only:
+                latest = per_ks[ksid]
+                keys = sorted(latest)
+                pairs = [latest[k] for k in keys]
+                writer.add_unique_sorted(keys, [p[0] for p in pairs], [p[1] for p in pairs])
+            else:
+                _merge_versions_into(writer, versions[ksid], snapshots)
             meta = writer.finish(0, *ts_range[ksid])
         except BaseException:
             writer.abort()
@@ -115,6 +120,23 @@ def run_flush(
         written += meta.file_size
         outputs.append((ksid, meta))
     return JobResult(outputs, bytes_read, written)
+
+
+def _merge_versions_into(writer: SSTableWriter, entries: list, snapshots: list[int]) -> None:
+    """Sort (key, trailer, value) versions, newest first per key as they arrive, and add
+    the ones some snapshot can see."""
+    entries.sort(key=itemgetter(0))  # stable: versions of a key stay newest first
+    buf, keys_at, offs_at, trailers_at = make_run_buffer([(k, t) for k, t, _ in entries])
+    merger = Merger(1, reverse=False, mode=MERGE_COMPACT, snapshots=snapshots, out_cap=4096)
+    merger.set_run(0, buf, keys_at, offs_at, trailers_at, 0, len(entries), 0, True)
+    add = writer.add
+    while True:
+        status, _runs, idxs, _ = merger.step()
+        for i in idxs:
+            key, trailer, value = entries[i]
+            add(key, trailer, value if trailer & 0xFF else None)
+        if status == MERGE_DONE:
+            return
 
 
 class _RunCursor:

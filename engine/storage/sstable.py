@@ -162,6 +162,32 @@ class SSTableWriter:
         self._values.append(value or b"")
         self._block_bytes += len(key) + (len(value) if value else 0) + 16
 
+    def add_unique_sorted(
+        self, keys: list[bytes], trailers: list[int], values: list[bytes]
+    ) -> None:
+        """Add many entries at once (tombstones with empty values).
+
+        REQUIRES: keys strictly ascending, all above any key added before, one version
+        each; so any cut is a key boundary and blocks are cut by size alone."""
+        if not keys:
+            return
+        self._finish_block()
+        ends = list(accumulate(len(k) + len(v) + 16 for k, v in zip(keys, values)))
+        start = 0
+        consumed = 0
+        n = len(keys)
+        while start < n:
+            # First entry at which the block reaches the target size (inclusive).
+            stop = min(n, bisect_left(ends, consumed + self.block_size_bytes, start) + 1)
+            self._keys = keys[start:stop]
+            self._trailers = trailers[start:stop]
+            self._values = values[start:stop]
+            self._finish_block()
+            consumed = ends[stop - 1]
+            start = stop
+        self._bloom_keys.extend(keys)
+        self._last_key = keys[-1]
+
     def _write(self, data: bytes) -> tuple[int, int]:
         offset = self._offset
         self.fs.write(self._fd, data)

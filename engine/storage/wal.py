@@ -27,6 +27,7 @@ except `sync`, which the group-commit syncer may call concurrently.
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import crc32c
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 _crc = crc32c.crc32c
 _pack_record = WAL_RECORD_HEADER.pack
 _pack_batch = BATCH_HEADER.pack
+_unpack_batch = BATCH_HEADER.unpack_from
 _pack_u32 = U32.pack
 
 
@@ -59,8 +61,7 @@ def encode_record(seqno: int, commit_ts_us: int, count: int, body: bytes) -> byt
     return _pack_u32(_crc(length_bytes + payload)) + length_bytes + payload
 
 
-@dataclass
-class WALRecord:
+class WALRecord(NamedTuple):
     offset: int
     seqno: int
     commit_ts_us: int
@@ -89,15 +90,40 @@ def _check_record(data: bytes, offset: int, size: int) -> tuple[WALRecord | None
         return None, f"implausible record length {length}"
     if start + length > size:
         return None, "record cut short by the end of the file"
-    payload = memoryview(data)[start : start + length]
-    if _crc(payload, _crc(_pack_u32(length))) != crc:
+    # The length field and the payload are contiguous: one CRC call covers both.
+    if _crc(memoryview(data)[offset + 4 : start + length]) != crc:
         return None, "record checksum mismatch"
-    seqno, commit_ts_us, count = BATCH_HEADER.unpack_from(data, start)
+    seqno, commit_ts_us, count = _unpack_batch(data, start)
     try:
         ops = decode_ops(data, start + BATCH_HEADER.size, count, start + length)
     except (ValueError, Exception) as exc:  # struct.error is an Exception subclass
         return None, f"batch does not parse: {exc}"
     return WALRecord(offset, seqno, commit_ts_us, ops, WAL_RECORD_HEADER.size + length), ""
+
+
+def _read_good_records(data: bytes, offset: int, end: int, out: list[WALRecord]) -> int:
+    """The fast path of reading: append every record from `offset` on while records
+    verify, and return the offset of the first that does not (or `end`). The slow,
+    diagnosing path (_check_record) only runs from there."""
+    view = memoryview(data)
+    unpack_record = WAL_RECORD_HEADER.unpack_from
+    append = out.append
+    while offset < end:
+        if offset + 8 > end:
+            return offset
+        crc, length = unpack_record(data, offset)
+        start = offset + 8
+        stop = start + length
+        if length < 20 or stop > end or _crc(view[offset + 4 : stop]) != crc:
+            return offset
+        seqno, commit_ts_us, count = _unpack_batch(data, start)
+        try:
+            ops = decode_ops(data, start + 20, count, stop)
+        except Exception:
+            return offset
+        append(WALRecord(offset, seqno, commit_ts_us, ops, 8 + length))
+        offset = stop
+    return offset
 
 
 def read_segment(path: str, *, is_last: bool, salvage: bool) -> SegmentScan:
@@ -125,6 +151,10 @@ def read_segment(path: str, *, is_last: bool, salvage: bool) -> SegmentScan:
     # unused space, the clean end of the records, in any segment.
     content_end = len(data.rstrip(b"\x00"))
     while offset < size:
+        if offset >= content_end:
+            return scan
+        offset = _read_good_records(data, offset, content_end, scan.records)
+        scan.valid_end = offset
         if offset >= content_end:
             return scan
         record, why = _check_record(data, offset, size)

@@ -13,6 +13,7 @@ Thread-safety: one `WorkerProcess` serves one thread at a time (each background 
 owns one). If the child dies, `call` raises and the next call starts a fresh child.
 """
 
+import gc
 import os
 import pickle
 import signal
@@ -115,8 +116,13 @@ def main() -> None:
             job, args = _read_frame(stdin)
         except EOFError:
             return
+        # Jobs build millions of short-lived tuples and no reference cycles; the
+        # cyclic collector only slows them (WAL parsing measured 40% faster without).
+        gc.disable()
         try:
             reply = (True, JOBS[job](*args))
         except Exception as exc:
             reply = (False, exc)
+        finally:
+            gc.enable()
         _write_frame(stdout, reply)
