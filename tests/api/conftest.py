@@ -1,48 +1,104 @@
 """The ``ddb`` fixture: a boto3-shaped DynamoDB client, one per test.
 
 Parametrised over front-ends so every test body runs against each: "embedded" is
-engine.connect() in-process; "endpoint" is boto3 against the live endpoint named by
-SHALE_TEST_ENDPOINT (a `shale serve` once engine/server exists, or any DynamoDB-compatible
-endpoint), present only when the variable is set. The bodies use only boto3's client surface:
-snake_case methods, ``ddb.exceptions.X``, ``exc.response["Error"]``; the few that need the
-embedded service reach it through ``ddb.service`` and skip elsewhere.
+engine.connect() in-process; "server" is boto3 against a live `shale serve` subprocess
+(one per session, every table deleted after each test); "endpoint" is boto3 against the
+endpoint named by SHALE_TEST_ENDPOINT (any DynamoDB-compatible endpoint), present only when
+the variable is set. The bodies use only boto3's client surface: snake_case methods,
+``ddb.exceptions.X``, ``exc.response["Error"]``; the few that need the embedded service
+(``ddb.service``) or its Pythonic table handle (``ddb.Table``) skip elsewhere.
 """
 
 import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 import engine
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ENDPOINT = os.environ.get("SHALE_TEST_ENDPOINT")
 
 
-def _endpoint_client():
+def _boto3_client(url):
     import boto3
     from botocore.config import Config
 
     return boto3.client(
         "dynamodb",
-        endpoint_url=ENDPOINT,
+        endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="shale",
         aws_secret_access_key="shale",
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 
-@pytest.fixture(params=["embedded"] + (["endpoint"] if ENDPOINT else []))
+@pytest.fixture(scope="session")
+def shale_server(tmp_path_factory):
+    """The URL of a `shale serve` subprocess (durability off) for the session."""
+    data = tmp_path_factory.mktemp("serve")
+    cmd = [sys.executable, "-m", "engine.server.cli", "serve", "--port", "0"]
+    cmd += ["--data", str(data), "--durability", "off", "--log-level", "warning"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url, output, deadline = None, "", time.monotonic() + 30
+    while url is None and time.monotonic() < deadline and proc.poll() is None:
+        if select.select([proc.stdout], [], [], 0.1)[0]:
+            line = proc.stdout.readline()
+            output += line
+            if "listening on http://" in line:
+                url = "http://" + line.split("http://", 1)[1].split()[0]
+    if url is None:
+        proc.kill()
+        pytest.fail(f"shale serve did not start:\n{output}")
+    yield url
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+FRONT_ENDS = ["embedded", "server"] + (["endpoint"] if ENDPOINT else [])
+
+
+@pytest.fixture(params=FRONT_ENDS)
 def ddb(request, tmp_path):
     if request.param == "embedded":
         client = engine.connect(str(tmp_path / "db"), durability="off")
         yield client
         client.close()
         return
-    client = _endpoint_client()
+    if request.param == "server":
+        client = _boto3_client(request.getfixturevalue("shale_server"))
+    else:
+        client = _boto3_client(ENDPOINT)
     yield client
     for name in client.list_tables()["TableNames"]:  # each test starts from no tables
         client.update_table(TableName=name, DeletionProtectionEnabled=False)
         client.delete_table(TableName=name)
+
+
+def embedded_only(ddb, what):
+    """Skip unless ``ddb`` is the embedded client (which has ``what``)."""
+    if not hasattr(ddb, what):
+        pytest.skip(f"needs the embedded client's {what}")
 
 
 def make_table(ddb, name="tbl", *, range_type="N", hash_type="S", **extra):
@@ -65,3 +121,13 @@ def table(ddb):
 @pytest.fixture
 def simple(ddb):
     return make_table(ddb, "simple", range_type=None)
+
+
+@contextmanager
+def raises(code):
+    """Like ``pytest.raises(client.exceptions.<code>)`` on every front-end: boto3's client
+    has classes only for the codes its model lists (not ValidationException), so the
+    tests match ClientError and its code, as boto3 users do."""
+    with pytest.raises(ClientError) as info:
+        yield info
+    assert info.value.response["Error"]["Code"] == code, info.value.response["Error"]

@@ -1,8 +1,6 @@
 """BatchGetItem and BatchWriteItem: limits, duplicates, unprocessed keys, capacity."""
 
-import pytest
-
-from tests.api.conftest import make_table
+from tests.api.conftest import make_table, raises
 
 
 def err(e):
@@ -44,7 +42,7 @@ def test_batch_write_then_batch_get_across_tables(ddb, table, simple):
 def test_batch_limits_use_dynamodb_wording(ddb, table):
     import re
 
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.batch_write_item(
             RequestItems={table: [{"PutRequest": {"Item": key(i)}} for i in range(26)]}
         )
@@ -54,13 +52,13 @@ def test_batch_limits_use_dynamodb_wording(ddb, table):
         r"less than or equal to 25, Member must have length greater than or equal to 1\]",
         err(e),
     )
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.batch_get_item(RequestItems={table: {"Keys": [key(i) for i in range(101)]}})
     assert err(e) == (
         "1 validation error detected: Value at 'RequestItems.tbl.member.Keys' failed to "
         "satisfy constraint: Member must have length less than or equal to 100"
     )
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.batch_get_item(
             RequestItems={
                 table: {"Keys": [key(i) for i in range(60)]},
@@ -71,7 +69,7 @@ def test_batch_limits_use_dynamodb_wording(ddb, table):
 
 
 def test_batch_duplicates_are_refused(ddb, table):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.batch_write_item(
             RequestItems={
                 table: [{"PutRequest": {"Item": key(1)}}, {"DeleteRequest": {"Key": key(1)}}]
@@ -80,12 +78,12 @@ def test_batch_duplicates_are_refused(ddb, table):
     assert err(e) == (
         "One or more parameter values were invalid: Provided list of item keys contains duplicates"
     )
-    with pytest.raises(ddb.exceptions.ValidationException):
+    with raises("ValidationException"):
         ddb.batch_get_item(RequestItems={table: {"Keys": [key(1), key(1)]}})
 
 
 def test_batch_missing_table(ddb, table):
-    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+    with raises("ResourceNotFoundException"):
         ddb.batch_get_item(RequestItems={"missing": {"Keys": [key(1)]}})
 
 

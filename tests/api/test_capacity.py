@@ -3,7 +3,7 @@
 import pytest
 
 from engine.errors import ProvisionedThroughputExceededException
-from tests.api.conftest import make_table
+from tests.api.conftest import make_table, raises
 
 
 def test_writes_throttle_after_the_burst_and_error_is_retryable(ddb):
@@ -15,14 +15,15 @@ def test_writes_throttle_after_the_burst_and_error_is_retryable(ddb):
         ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 2},
     )
     ok = 0
-    with pytest.raises(ddb.exceptions.ProvisionedThroughputExceededException) as e:
+    with raises("ProvisionedThroughputExceededException") as e:
         for i in range(1000):
             ddb.put_item(TableName="prov", Item={"pk": {"S": str(i)}})
             ok += 1
     # 2 WCU x 300 s of burst, plus what refilled while the loop ran (well under a minute).
     assert 600 <= ok < 700
-    assert isinstance(e.value, ProvisionedThroughputExceededException)
-    assert e.value.retryable is True
+    if hasattr(ddb, "service"):  # the embedded client's errors are engine.errors classes too
+        assert isinstance(e.value, ProvisionedThroughputExceededException)
+        assert e.value.retryable is True
     assert e.value.response["Error"]["Message"].startswith(
         "The level of configured provisioned throughput for the table was exceeded."
     )
@@ -39,7 +40,7 @@ def test_raising_throughput_lets_writes_through(ddb):
         ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
     )
     big = "x" * 100_000  # 98 units a write
-    with pytest.raises(ddb.exceptions.ProvisionedThroughputExceededException):
+    with raises("ProvisionedThroughputExceededException"):
         for i in range(10):
             ddb.put_item(TableName="prov", Item={"pk": {"S": str(i)}, "v": {"S": big}})
     ddb.update_table(TableName="prov", BillingMode="PAY_PER_REQUEST")

@@ -6,7 +6,7 @@ import datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api.conftest import make_table
+from tests.api.conftest import make_table, raises
 
 
 def error(excinfo):
@@ -68,13 +68,13 @@ def test_pay_per_request_describes_zero_throughput(ddb, simple):
 
 
 def test_create_existing_table_is_resource_in_use(ddb, simple):
-    with pytest.raises(ddb.exceptions.ResourceInUseException) as e:
+    with raises("ResourceInUseException") as e:
         make_table(ddb, simple, range_type=None)
     assert error(e) == ("ResourceInUseException", "Table already exists: simple")
 
 
 def test_describe_missing_table(ddb):
-    with pytest.raises(ddb.exceptions.ResourceNotFoundException) as e:
+    with raises("ResourceNotFoundException") as e:
         ddb.describe_table(TableName="nope")
     assert error(e)[1] == "Requested resource not found: Table: nope not found"
 
@@ -110,7 +110,7 @@ def test_describe_missing_table(ddb):
     ],
 )
 def test_create_table_key_schema_errors(ddb, ks, ad, message):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.create_table(
             TableName="bad", KeySchema=ks, AttributeDefinitions=ad, BillingMode="PAY_PER_REQUEST"
         )
@@ -120,10 +120,10 @@ def test_create_table_key_schema_errors(ddb, ks, ad, message):
 def test_billing_mode_and_throughput_must_agree(ddb):
     ks = [{"AttributeName": "a", "KeyType": "HASH"}]
     ad = [{"AttributeName": "a", "AttributeType": "S"}]
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.create_table(TableName="bad", KeySchema=ks, AttributeDefinitions=ad)
     assert "must both be specified when BillingMode is PROVISIONED" in error(e)[1]
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.create_table(
             TableName="bad",
             KeySchema=ks,
@@ -136,13 +136,13 @@ def test_billing_mode_and_throughput_must_agree(ddb):
 
 def test_table_name_constraints_use_dynamodb_wording(ddb):
     # boto3 checks the minimum length itself; the rest is the service's message.
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.describe_table(TableName="bad name!")
     assert error(e)[1] == (
         "1 validation error detected: Value 'bad name!' at 'tableName' failed to satisfy "
         "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
     )
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.list_tables(Limit=101)
     assert "Member must have value less than or equal to 100" in error(e)[1]
 
@@ -168,7 +168,7 @@ def test_delete_table_removes_items_and_name_can_be_reused(ddb, simple):
     reply = ddb.delete_table(TableName=simple)
     assert reply["TableDescription"]["TableStatus"] == "DELETING"
     assert ddb.list_tables()["TableNames"] == []
-    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+    with raises("ResourceNotFoundException"):
         ddb.get_item(TableName=simple, Key={"pk": {"S": "a"}})
     make_table(ddb, simple, range_type=None)
     assert "Item" not in ddb.get_item(TableName=simple, Key={"pk": {"S": "a"}})
@@ -176,7 +176,7 @@ def test_delete_table_removes_items_and_name_can_be_reused(ddb, simple):
 
 def test_deletion_protection_refuses_delete_until_disabled(ddb):
     make_table(ddb, "keep", range_type=None, DeletionProtectionEnabled=True)
-    with pytest.raises(ddb.exceptions.ResourceInUseException) as e:
+    with raises("ResourceInUseException") as e:
         ddb.delete_table(TableName="keep")
     assert error(e)[1] == (
         "Resource cannot be deleted as it is currently protected against deletion. "
@@ -195,7 +195,7 @@ def test_update_table_throughput_and_billing_mode(ddb):
         BillingMode="PROVISIONED",
         ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
     )
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.update_table(
             TableName="prov",
             ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
@@ -212,7 +212,7 @@ def test_update_table_throughput_and_billing_mode(ddb):
     t = ddb.describe_table(TableName="prov")["Table"]
     assert t["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert t["ProvisionedThroughput"]["ReadCapacityUnits"] == 0
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.update_table(TableName="prov")
     assert error(e)[1].startswith("At least one of ProvisionedThroughput, BillingMode")
 
@@ -243,7 +243,7 @@ def test_tags(ddb, simple):
     ddb.untag_resource(ResourceArn=arn, TagKeys=["a"])
     assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
     missing = arn.replace("table/simple", "table/zzz")
-    with pytest.raises(ddb.exceptions.ResourceNotFoundException) as e:
+    with raises("ResourceNotFoundException") as e:
         ddb.list_tags_of_resource(ResourceArn=missing)
     assert error(e)[1] == f"Requested resource not found: ResourcArn: {missing} not found"
 
@@ -266,7 +266,7 @@ def test_errors_are_client_errors_with_boto3_shape(ddb):
 def test_mistakes_boto3_catches_client_side_raise_param_validation_error(ddb):
     from botocore.exceptions import ParamValidationError
 
-    with pytest.raises(ddb.exceptions.ValidationException):
+    with raises("ValidationException"):
         ddb.describe_table(TableName="ab")  # a name or an ARN: boto3 checks only length >= 1
     with pytest.raises(ParamValidationError):
         ddb.put_item(TableName="abc")

@@ -5,6 +5,8 @@ import threading
 
 import pytest
 
+from tests.api.conftest import embedded_only, raises
+
 K = {"pk": {"S": "a"}, "sk": {"N": "1"}}
 
 
@@ -58,7 +60,7 @@ def test_get_projection(ddb, table):
 
 def test_put_condition_attribute_not_exists(ddb, table):
     ddb.put_item(TableName=table, Item=K, ConditionExpression="attribute_not_exists(pk)")
-    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException) as e:
+    with raises("ConditionalCheckFailedException") as e:
         ddb.put_item(TableName=table, Item=K, ConditionExpression="attribute_not_exists(pk)")
     assert err(e) == ("ConditionalCheckFailedException", "The conditional request failed")
     assert "Item" not in e.value.response
@@ -66,7 +68,7 @@ def test_put_condition_attribute_not_exists(ddb, table):
 
 def test_condition_failure_returns_old_item_when_asked(ddb, table):
     old = put(ddb, table, v={"N": "1"})
-    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException) as e:
+    with raises("ConditionalCheckFailedException") as e:
         ddb.update_item(
             TableName=table,
             Key=K,
@@ -76,7 +78,7 @@ def test_condition_failure_returns_old_item_when_asked(ddb, table):
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     assert e.value.response["Item"] == old
-    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException) as e:
+    with raises("ConditionalCheckFailedException") as e:
         ddb.delete_item(
             TableName=table,
             Key=K,
@@ -91,14 +93,14 @@ def test_put_return_values(ddb, table):
     old = put(ddb, table, v={"S": "1"})
     r = ddb.put_item(TableName=table, Item=dict(K, v={"S": "2"}), ReturnValues="ALL_OLD")
     assert r["Attributes"] == old
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.put_item(TableName=table, Item=K, ReturnValues="ALL_NEW")
     assert err(e)[1] == "Return values set to invalid value"
 
 
 def test_delete_return_values_and_condition(ddb, table):
     old = put(ddb, table, v={"N": "5"})
-    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+    with raises("ConditionalCheckFailedException"):
         ddb.delete_item(
             TableName=table,
             Key=K,
@@ -154,7 +156,7 @@ def test_update_creates_item_and_updated_old_of_new_item_is_absent(ddb, table):
 
 
 def test_update_cannot_touch_key(ddb, table):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.update_item(
             TableName=table,
             Key=K,
@@ -176,9 +178,9 @@ def test_legacy_expected_and_attribute_updates(ddb, table):
         Expected={"v": {"Value": {"N": "1"}}},
     )
     assert ddb.get_item(TableName=table, Key=K)["Item"]["v"] == {"N": "5"}
-    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+    with raises("ConditionalCheckFailedException"):
         ddb.put_item(TableName=table, Item=K, Expected={"v": {"Exists": False}})
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.put_item(
             TableName=table,
             Item=K,
@@ -208,7 +210,7 @@ def test_legacy_expected_and_attribute_updates(ddb, table):
     ],
 )
 def test_put_key_errors(ddb, table, item, message):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.put_item(TableName=table, Item=item)
     assert err(e)[1] == message
 
@@ -218,7 +220,7 @@ def test_put_key_errors(ddb, table, item, message):
     [{"pk": {"S": "a"}}, dict(K, x={"S": "y"}), {"pk": {"S": "a"}, "sk": {"S": "1"}}],
 )
 def test_key_not_matching_schema(ddb, table, key):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.get_item(TableName=table, Key=key)
     assert err(e)[1] == "The provided key element does not match the schema"
 
@@ -227,14 +229,14 @@ def test_item_size_limit(ddb, table):
     # 400 KB = 409,600 bytes counted on names and values.
     room = 409600 - len("pk") - 1 - len("sk") - 2 - len("v")
     ddb.put_item(TableName=table, Item=dict(K, v={"S": "x" * room}))
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.put_item(TableName=table, Item=dict(K, v={"S": "x" * (room + 1)}))
     assert err(e)[1] == "Item size has exceeded the maximum allowed size"
 
 
 def test_update_past_the_item_size_limit(ddb, table):
     put(ddb, table, v={"S": "x" * 300_000})
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.update_item(
             TableName=table,
             Key=K,
@@ -245,16 +247,16 @@ def test_update_past_the_item_size_limit(ddb, table):
 
 
 def test_missing_table_and_validation_order(ddb):
-    with pytest.raises(ddb.exceptions.ResourceNotFoundException) as e:
+    with raises("ResourceNotFoundException") as e:
         ddb.put_item(TableName="missing", Item=K)
     assert err(e)[1] == "Requested resource not found"
     # A malformed request for a missing table is a ValidationException.
-    with pytest.raises(ddb.exceptions.ValidationException):
+    with raises("ValidationException"):
         ddb.put_item(TableName="missing", Item=K, ConditionExpression="a = ")
 
 
 def test_expression_errors_come_from_the_expression_layer(ddb, table):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.put_item(
             TableName=table,
             Item=K,
@@ -318,6 +320,7 @@ def test_consumed_capacity(ddb, table):
 
 
 def test_table_handle_takes_native_values(ddb, table):
+    embedded_only(ddb, "Table")
     from decimal import Decimal
 
     t = ddb.Table(table)

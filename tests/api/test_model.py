@@ -5,6 +5,8 @@ import random
 
 import pytest
 
+from tests.api.conftest import raises
+
 PARTITIONS = ["a", "b", "c"]
 SORTS = list(range(8))
 
@@ -63,7 +65,7 @@ def run(ddb, table, rng, model, steps):
                 new["t"] = {"S": "u"}
                 fn, kw = ddb.update_item, dict(params, Key=k(p, s), ReturnValues="ALL_NEW")
             if not ok:
-                with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+                with raises("ConditionalCheckFailedException"):
                     fn(**kw)
                 continue
             reply = fn(**kw)

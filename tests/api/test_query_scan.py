@@ -4,6 +4,7 @@ the 1 MiB page, parallel Scan."""
 import pytest
 
 from engine.codec import encode_key_value, partition_hash
+from tests.api.conftest import embedded_only, raises
 
 PAGE = 1 << 20
 
@@ -63,7 +64,7 @@ def test_begins_with_on_string_sort_keys(ddb):
 
 
 def test_between_with_reversed_bounds_is_an_error(ddb, table):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         q(
             ddb,
             table,
@@ -129,9 +130,9 @@ def test_select_count_and_projection(ddb, table):
     assert "Items" not in r and r["Count"] == 10 and r["ScannedCount"] == 10
     r = q(ddb, table, "pk = :p", P, ProjectionExpression="sk")
     assert r["Items"][0] == {"sk": {"N": "0"}}
-    with pytest.raises(ddb.exceptions.ValidationException):
+    with raises("ValidationException"):
         q(ddb, table, "pk = :p", P, Select="SPECIFIC_ATTRIBUTES")
-    with pytest.raises(ddb.exceptions.ValidationException):
+    with raises("ValidationException"):
         q(ddb, table, "pk = :p", P, Select="COUNT", ProjectionExpression="sk")
 
 
@@ -149,13 +150,13 @@ def test_legacy_key_conditions_and_query_filter(ddb, table):
 
 
 def test_query_key_condition_errors(ddb, table):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         q(ddb, table, "sk = :p", {":p": {"N": "1"}})
     assert err(e) == "Query condition missed key schema element: pk"
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         q(ddb, table, "pk = :p", {":p": {"N": "1"}})
     assert "Condition parameter type does not match schema type" in err(e)
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.query(TableName=table)
     assert "KeyConditions or KeyConditionExpression" in err(e)
 
@@ -201,13 +202,13 @@ def test_parallel_scan_covers_every_item_exactly_once(ddb, table, total):
 
 
 def test_parallel_scan_parameter_errors(ddb, table):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.scan(TableName=table, Segment=3, TotalSegments=3)
     assert err(e) == (
         "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
         "Segment: 3 is not less than TotalSegments: 3"
     )
-    with pytest.raises(ddb.exceptions.ValidationException):
+    with raises("ValidationException"):
         ddb.scan(TableName=table, Segment=0)
 
 
@@ -228,12 +229,13 @@ def test_scan_filter_and_select_count(ddb, table):
 
 
 def test_query_with_index_name_is_refused_until_indexes_exist(ddb, table):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         q(ddb, table, "pk = :p", P, IndexName="byOther")
     assert err(e) == "The table does not have the specified index: byOther"
 
 
 def test_table_handle_iterates_all_pages(ddb, table):
+    embedded_only(ddb, "Table")
     fill(ddb, table, n=25)
     t = ddb.Table(table)
     items = list(
@@ -246,6 +248,7 @@ def test_table_handle_iterates_all_pages(ddb, table):
 
 
 def test_table_handle_takes_boto3_conditions_and_batch_writer(ddb, table):
+    embedded_only(ddb, "Table")
     from boto3.dynamodb.conditions import Attr, Key
 
     t = ddb.Table(table)
@@ -260,14 +263,14 @@ def test_table_handle_takes_boto3_conditions_and_batch_writer(ddb, table):
     assert [int(i["sk"]) for i in r["Items"]] == [10, 12, 14, 16, 18]
     assert r["ScannedCount"] == 10
     assert t.scan(Select="COUNT")["Count"] == 59
-    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+    with raises("ConditionalCheckFailedException"):
         t.put_item(Item={"pk": "p", "sk": 1}, ConditionExpression=Attr("pk").not_exists())
 
 
 def test_scan_start_key_must_map_to_the_segment(ddb, table):
     fill(ddb, table, partitions=[f"p{i}" for i in range(20)], n=1)
     page = ddb.scan(TableName=table, Segment=0, TotalSegments=2, Limit=1)
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.scan(
             TableName=table, Segment=1, TotalSegments=2, ExclusiveStartKey=page["LastEvaluatedKey"]
         )
@@ -275,11 +278,11 @@ def test_scan_start_key_must_map_to_the_segment(ddb, table):
 
 
 def test_start_key_errors(ddb, table):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.scan(TableName=table, ExclusiveStartKey={"pk": {"S": "a"}})
     assert err(e) == (
         "The provided starting key is invalid: The provided key element does not match the schema"
     )
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         q(ddb, table, "pk = :p", P, ExclusiveStartKey={"pk": {"S": "b"}, "sk": {"N": "1"}})
     assert err(e).startswith("The provided starting key is invalid")

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from tests.api.conftest import make_table
+from tests.api.conftest import make_table, raises
 
 
 def key(p, s=1):
@@ -47,7 +47,7 @@ def test_all_actions_commit_together(ddb, table, simple):
 
 def test_failed_condition_cancels_everything_with_reasons_in_order(ddb, table):
     ddb.put_item(TableName=table, Item=dict(key("x"), v={"N": "1"}))
-    with pytest.raises(ddb.exceptions.TransactionCanceledException) as e:
+    with raises("TransactionCanceledException") as e:
         ddb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": table, "Item": key("y")}},
@@ -79,7 +79,7 @@ def test_failed_condition_cancels_everything_with_reasons_in_order(ddb, table):
 
 
 def test_two_actions_on_one_item_are_refused(ddb, table):
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": table, "Item": key("a")}},
@@ -106,7 +106,7 @@ def test_client_request_token_is_idempotent(ddb, simple):
         ddb.transact_write_items(TransactItems=items, ClientRequestToken="tok-1")
     assert ddb.get_item(TableName=simple, Key={"pk": {"S": "c"}})["Item"]["n"] == {"N": "1"}
     other = [{"Put": {"TableName": simple, "Item": {"pk": {"S": "d"}}}}]
-    with pytest.raises(ddb.exceptions.IdempotentParameterMismatchException):
+    with raises("IdempotentParameterMismatchException"):
         ddb.transact_write_items(TransactItems=other, ClientRequestToken="tok-1")
 
 
@@ -213,9 +213,9 @@ def test_plain_write_on_an_item_held_by_a_transaction_conflicts(ddb, simple):
     locks = service.ctx.tables.locks
     assert locks.claim([(table.keyspace, skey)], owner) == []
     try:
-        with pytest.raises(ddb.exceptions.TransactionConflictException):
+        with raises("TransactionConflictException"):
             ddb.put_item(TableName=simple, Item={"pk": {"S": "held"}})
-        with pytest.raises(ddb.exceptions.TransactionCanceledException) as e:
+        with raises("TransactionCanceledException") as e:
             ddb.transact_write_items(
                 TransactItems=[{"Put": {"TableName": simple, "Item": {"pk": {"S": "held"}}}}]
             )
@@ -227,7 +227,7 @@ def test_plain_write_on_an_item_held_by_a_transaction_conflicts(ddb, simple):
 
 def test_transaction_over_100_actions_is_refused(ddb):
     make_table(ddb, "many", range_type=None)
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": "many", "Item": {"pk": {"S": str(i)}}}} for i in range(101)
@@ -240,7 +240,7 @@ def test_transaction_over_100_actions_is_refused(ddb):
 
 def test_transaction_over_4_mib_is_refused(ddb, simple):
     big = "x" * 400_000
-    with pytest.raises(ddb.exceptions.ValidationException) as e:
+    with raises("ValidationException") as e:
         ddb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": simple, "Item": {"pk": {"S": str(i)}, "v": {"S": big}}}}
