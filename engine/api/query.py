@@ -30,7 +30,8 @@ def _select(p: dict, prep) -> str:
             _p("Select type SPECIFIC_ATTRIBUTES requires AttributesToGet or ProjectionExpression")
         )
     if select in ("ALL_ATTRIBUTES", "COUNT", "ALL_PROJECTED_ATTRIBUTES") and has_projection:
-        raise ValidationException(_p(f"Cannot specify the {what} when choosing to get {select}"))
+        wanted = "only the Count" if select == "COUNT" else select
+        raise ValidationException(f"Cannot specify the {what} when choosing to get {wanted}")
     if select == "ALL_PROJECTED_ATTRIBUTES":
         raise ValidationException(
             _p("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")

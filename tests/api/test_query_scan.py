@@ -132,8 +132,12 @@ def test_select_count_and_projection(ddb, table):
     assert r["Items"][0] == {"sk": {"N": "0"}}
     with raises("ValidationException"):
         q(ddb, table, "pk = :p", P, Select="SPECIFIC_ATTRIBUTES")
-    with raises("ValidationException"):
+    with raises("ValidationException") as e:
         q(ddb, table, "pk = :p", P, Select="COUNT", ProjectionExpression="sk")
+    assert err(e) == "Cannot specify the ProjectionExpression when choosing to get only the Count"
+    with raises("ValidationException") as e:
+        ddb.scan(TableName=table, Select="ALL_ATTRIBUTES", AttributesToGet=["sk"])
+    assert err(e) == "Cannot specify the AttributesToGet when choosing to get ALL_ATTRIBUTES"
 
 
 def test_legacy_key_conditions_and_query_filter(ddb, table):
