@@ -9,8 +9,9 @@ measured as half the cost of a put):
                                                 empty value and kind 0 in the trailer)
     older  key -> (trailer u64 LE | length u32 LE | value)*   replaced versions, oldest
                                                 first; only keys written more than once
-    _new   key -> None                          keys not yet merged into `_sorted`
+    _new   key -> None                          keys not yet in the order below
     _sorted tuple of keys in order              (a tuple of bytes is untracked too)
+    _recent sorted list of keys added since `_sorted` was last rebuilt (small)
 
 The group-commit leader writes; readers read concurrently, relying on the interpreter
 lock for the atomicity of one dict operation and on seqno filtering for batch
@@ -23,6 +24,9 @@ segments; it is active, then immutable, then flushed to L0 as one unit, so that 
 segments can be deleted once its flush is installed.
 """
 
+import heapq
+import itertools
+import math
 import struct
 import threading
 from bisect import bisect_left
@@ -30,6 +34,7 @@ from bisect import bisect_left
 from engine.codec import make_run_buffer
 
 ENTRY_OVERHEAD_BYTES = 48  # rough per-version cost used for the flush trigger
+RECENT_KEYS_MIN = 512  # recent keys kept apart from the main order before a merge
 _U64 = struct.Struct("<Q")
 _OLDER = struct.Struct("<QI")
 _pack_u64 = _U64.pack
@@ -38,12 +43,13 @@ _unpack_u64 = _U64.unpack_from
 
 
 class Memtable:
-    __slots__ = ("_new", "_sort_lock", "_sorted", "data", "older")
+    __slots__ = ("_new", "_recent", "_sort_lock", "_sorted", "data", "older")
 
     def __init__(self) -> None:
         self.data: dict[bytes, bytes] = {}
         self.older: dict[bytes, bytes] = {}
         self._sorted: tuple[bytes, ...] = ()
+        self._recent: list[bytes] = []
         self._new: dict[bytes, None] = {}
         self._sort_lock = threading.Lock()
 
@@ -92,37 +98,68 @@ class Memtable:
             out.extend(v for v in reversed(older) if v[0] >> 8 < top)
         return out
 
-    def sorted_keys(self) -> tuple[bytes, ...]:
-        """All keys in order."""
+    def _ordered(self) -> tuple[tuple[bytes, ...], list[bytes]]:
+        """(main, recent): two sorted, never-mutated sequences holding every key.
+
+        New keys join the small `recent` list at the next scan; `recent` is merged into
+        the big `main` tuple only when it outgrows about 2*sqrt(main), so a scan after a
+        write costs O(sqrt(n)) amortised, not a sort of the whole memtable (a 200k-key
+        memtable took 10.9 ms per put+scan before)."""
         if self._new:
             with self._sort_lock:
                 if self._new:
                     new, self._new = self._new, {}
-                    merged = [*self._sorted, *new]
-                    merged.sort()
-                    self._sorted = tuple(merged)
-        return self._sorted
+                    recent = [*self._recent, *new]
+                    recent.sort()
+                    # Merging costs O(main), keeping `recent` apart O(recent) per scan:
+                    # a bound near 2*sqrt(main) balances the two.
+                    if len(recent) > max(RECENT_KEYS_MIN, 2 * math.isqrt(len(self._sorted))):
+                        merged = [*self._sorted, *recent]
+                        merged.sort()
+                        self._sorted = tuple(merged)
+                        recent = []
+                    self._recent = recent
+        return self._sorted, self._recent
+
+    def sorted_keys(self) -> list[bytes]:
+        """All keys in order (a new list)."""
+        return list(self._iter_keys(None, None, False))
+
+    def _iter_keys(self, start: bytes | None, end: bytes | None, reverse: bool):
+        main, recent = self._ordered()
+        ranges = []
+        for keys in (main, recent):
+            lo = 0 if start is None else bisect_left(keys, start)
+            hi = len(keys) if end is None else bisect_left(keys, end)
+            if lo < hi:
+                order = range(hi - 1, lo - 1, -1) if reverse else range(lo, hi)
+                ranges.append(map(keys.__getitem__, order))
+        if len(ranges) == 1:
+            return ranges[0]
+        return heapq.merge(*ranges, reverse=reverse)
 
     def iter_chunks(
         self, start: bytes | None, end: bytes | None, reverse: bool, chunk_keys: int = 256
     ):
         """Yield group-aligned merge chunks over [start, end) in the given direction:
         (buf, keys_at, offs_at, trailers_at, count, values) where entries are in key
-        order with versions newest first, and values[i] belongs to entry i."""
-        keys = self.sorted_keys()
-        lo = 0 if start is None else bisect_left(keys, start)
-        hi = len(keys) if end is None else bisect_left(keys, end)
+        order (descending when `reverse`, the natural order within a chunk's arrays
+        being ascending) with versions newest first, and values[i] belongs to entry i."""
         data = self.data
         older = self.older
         versions_of = self.versions
-        if reverse:
-            bounds = [(max(lo, h - chunk_keys), h) for h in range(hi, lo, -chunk_keys)]
-        else:
-            bounds = [(a, min(hi, a + chunk_keys)) for a in range(lo, hi, chunk_keys)]
-        for a, b in bounds:
+        keys_iter = self._iter_keys(start, end, reverse)
+        size = 16  # short scans (a Query page of a few items) build small chunks
+        while True:
+            chunk = list(itertools.islice(keys_iter, size))
+            size = min(size * 2, chunk_keys)
+            if not chunk:
+                return
+            if reverse:
+                chunk.reverse()
             entries = []
             values = []
-            for key in keys[a:b]:
+            for key in chunk:
                 if key in older:
                     for trailer, value in versions_of(key):
                         entries.append((key, trailer))
