@@ -31,7 +31,7 @@ import time
 import uvicorn
 
 from engine.api import Service
-from engine.server.app import App
+from engine.server.app import App, inline_operations
 from engine.server.auth import Verifier, load_credentials
 from engine.storage import Store, StoreLockedError
 
@@ -142,7 +142,7 @@ def serve(args: argparse.Namespace) -> int:
             account_id=args.account_id,
             endpoint_address=f"{args.host}:{args.port}",
         )
-        app = App(service, verifier=verifier)
+        app = App(service, verifier=verifier, inline_operations=inline_operations(args.durability))
         config = uvicorn.Config(
             app,
             host=args.host,
