@@ -5,6 +5,8 @@ Public surface:
   catalog; TableDef, the durable definition; Table, one table's items.
 - Table.key(key) -> storage key; Table.get(skey); Table.mutate(skey, decide) -> Mutation:
   a read-check-write under the key's lock, committed as one storage batch.
+- WriteHook (Table.add_hook): how secondary indexes and streams check every changing write
+  and add their own operations to its storage batch.
 - query_range / segment_range / read_page -> Page: Query and Scan pages (1 MiB, Limit).
 - transact_write / transact_get with TxnAction, Cancelled and Reason; TokenCache for
   ClientRequestToken idempotency.
@@ -16,7 +18,14 @@ from engine.table.locks import KeyLocks
 from engine.table.read import Page, query_range, read_page, segment_range
 from engine.table.registry import Tables
 from engine.table.schema import TableDef, key_of, storage_key
-from engine.table.table import Mutation, Table, decode_value, encode_value, successor
+from engine.table.table import (
+    Mutation,
+    Table,
+    WriteHook,
+    decode_value,
+    encode_value,
+    successor,
+)
 from engine.table.transact import (
     Cancelled,
     Reason,
@@ -37,6 +46,7 @@ __all__ = [
     "Tables",
     "TokenCache",
     "TxnAction",
+    "WriteHook",
     "decode_value",
     "encode_value",
     "key_of",

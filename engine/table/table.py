@@ -19,6 +19,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from engine.errors import TransactionConflictException
 from engine.model import decode_item, encode_item, item_size
@@ -26,7 +27,7 @@ from engine.storage import Snapshot, Store, WriteBatch
 from engine.table.locks import KeyLocks
 from engine.table.schema import TableDef, storage_key
 
-__all__ = ["Mutation", "Table", "decode_value", "encode_value", "successor"]
+__all__ = ["Mutation", "Table", "WriteHook", "decode_value", "encode_value", "successor"]
 
 MSG_TXN_CONFLICT = "Transaction is ongoing for the item"
 _SIZE = struct.Struct("<I")
@@ -54,6 +55,20 @@ def successor(prefix: bytes) -> bytes | None:
     return p[:-1] + bytes([p[-1] + 1])
 
 
+class WriteHook(Protocol):
+    """What a feature that writes alongside items (secondary indexes, streams) plugs in.
+
+    ``check`` runs under the key's lock once the new item is decided and may raise a
+    DynamoDBError to refuse the write (nothing is written); ``stage`` adds the feature's own
+    operations to the storage batch that writes the item, so both commit atomically. Both
+    run only for writes that change the item.
+    """
+
+    def check(self, table: Table, m: Mutation) -> None: ...
+
+    def stage(self, table: Table, batch: WriteBatch, skey: bytes, m: Mutation) -> None: ...
+
+
 @dataclass(slots=True)
 class Mutation:
     """The outcome of one write: the item before and after (None: absent), their sizes."""
@@ -73,6 +88,7 @@ class Table:
         self.defn = defn
         self.keyspace = defn.keyspace
         self.locks = locks
+        self.hooks: list[WriteHook] = []
         self._stats_lock = threading.Lock()
         self._stats: list[int] | None = None  # [seqno, item count, total bytes]
 
@@ -131,22 +147,42 @@ class Table:
             m = Mutation(old, new, old_size, 0)
             if new is not None:
                 m.new_size = item_size(new) if new_size is None else new_size
-                if new != old:
-                    value = encode_value(new, m.new_size)
-                    m.seqno = self.store.write(WriteBatch().put(ks, skey, value))
-                    self.note_write(m)
-            elif old is not None:
-                m.seqno = self.store.write(WriteBatch().delete(ks, skey))
-                self.note_write(m)
+                if new == old:
+                    return m  # nothing changes: nothing is written
+            elif old is None:
+                return m
+            hooks = self.hooks
+            if not hooks:  # the common case, kept short
+                batch = WriteBatch()
+                if new is not None:
+                    batch.put(ks, skey, encode_value(new, m.new_size))
+                else:
+                    batch.delete(ks, skey)
+            else:
+                for hook in hooks:
+                    hook.check(self, m)
+                batch = WriteBatch()
+                self.stage(batch, skey, m)
+            m.seqno = self.store.write(batch)
+            self.note_write(m)
             return m
 
+    def add_hook(self, hook: WriteHook) -> None:
+        """Have ``hook`` check and extend every write of this table (see WriteHook)."""
+        self.hooks = [*self.hooks, hook]  # copy on write: writers iterate without a lock
+
+    def remove_hook(self, hook: WriteHook) -> None:
+        self.hooks = [h for h in self.hooks if h is not hook]
+
     def stage(self, batch: WriteBatch, skey: bytes, m: Mutation) -> None:
-        """Add a decided mutation to a batch built by a caller holding the key's lock."""
+        """Add a decided, changing mutation (and its hooks' entries) to a batch built by a
+        caller holding the key's lock; the caller has run the hooks' checks."""
         if m.new is not None:
-            if m.new != m.old:
-                batch.put(self.keyspace, skey, encode_value(m.new, m.new_size))
-        elif m.old is not None:
+            batch.put(self.keyspace, skey, encode_value(m.new, m.new_size))
+        else:
             batch.delete(self.keyspace, skey)
+        for hook in self.hooks:
+            hook.stage(self, batch, skey, m)
 
     # -------------------------------------------------------------- counters
 

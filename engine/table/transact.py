@@ -69,6 +69,12 @@ class Cancelled(Exception):
         self.reasons = reasons
 
 
+def _changes(m: Mutation) -> bool:
+    """Whether a decided action writes anything (a ConditionCheck returns the old item
+    itself; an update may leave the item as it was; deleting a missing item is nothing)."""
+    return m.new is not m.old and m.new != m.old
+
+
 def _claim(locks: KeyLocks, keys: list[tuple[str, bytes]], owner: object) -> None:
     busy = locks.claim(keys, owner)
     if busy:
@@ -93,6 +99,15 @@ def transact_write(locks: KeyLocks, actions: list[TxnAction]) -> list[Mutation]:
                 old, old_size = a.table.get_sized(a.skey)
                 try:
                     new = a.decide(old)
+                    new_size = None
+                    if type(new) is tuple:
+                        new, new_size = new
+                    m = Mutation(old, new, old_size, 0)
+                    if new is not None:
+                        m.new_size = item_size(new) if new_size is None else new_size
+                    if _changes(m):
+                        for hook in a.table.hooks:
+                            hook.check(a.table, m)
                 except ConditionalCheckFailedException as exc:
                     reasons.append(Reason("ConditionalCheckFailed", exc.message, exc.item))
                     failed = True
@@ -102,25 +117,18 @@ def transact_write(locks: KeyLocks, actions: list[TxnAction]) -> list[Mutation]:
                     failed = True
                     continue
                 reasons.append(None)
-                new_size = None
-                if type(new) is tuple:
-                    new, new_size = new
-                m = Mutation(old, new, old_size, 0)
-                if new is not None:
-                    m.new_size = item_size(new) if new_size is None else new_size
                 muts.append(m)
             if failed:
                 raise Cancelled(reasons)
             batch = WriteBatch()
-            for a, m in zip(actions, muts, strict=True):
-                if m.new is not m.old:
-                    a.table.stage(batch, a.skey, m)
-            if len(batch):
+            changed = [(a, m) for a, m in zip(actions, muts, strict=True) if _changes(m)]
+            for a, m in changed:
+                a.table.stage(batch, a.skey, m)
+            if changed:
                 seqno = store.write(batch)
-                for a, m in zip(actions, muts, strict=True):
-                    if m.new is not m.old and m.new != m.old:
-                        m.seqno = seqno
-                        a.table.note_write(m)
+                for a, m in changed:
+                    m.seqno = seqno
+                    a.table.note_write(m)
             return muts
     finally:
         locks.release_claims(keys, owner)

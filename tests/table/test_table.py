@@ -5,7 +5,11 @@ import threading
 import pytest
 
 from engine.codec import encode_primary_key
-from engine.errors import ConditionalCheckFailedException, ResourceInUseException
+from engine.errors import (
+    ConditionalCheckFailedException,
+    ResourceInUseException,
+    ValidationException,
+)
 from engine.model import item_size
 from engine.storage import Store
 from engine.table import (
@@ -173,3 +177,46 @@ def test_format_doc_example_of_a_table_value():
     item = {"a": {"N": "1"}}
     assert encode_value(item, item_size(item)) == raw
     assert decode_value(raw) == (item, 3)
+
+
+class ShadowHook:
+    """A toy index: mirrors every item's key into keyspace "shadow"; refuses items with
+    attribute "bad" the way an index refuses a wrongly typed index key."""
+
+    def check(self, table, m):
+        if m.new is not None and "bad" in m.new:
+            raise ValidationException("bad item")
+
+    def stage(self, table, batch, skey, m):
+        if m.new is None:
+            batch.delete("shadow", skey)
+        else:
+            batch.put("shadow", skey, b"1")
+
+
+def test_write_hooks_commit_with_the_item_or_refuse_it(store):
+    tables = Tables(store)
+    t = tables.create(definition())
+    store.create_keyspace("shadow")
+    t.add_hook(ShadowHook())
+    a = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    b = {"pk": {"S": "b"}, "sk": {"N": "1"}}
+    t.mutate(t.key(a), lambda old: a)
+    assert store.get("shadow", t.key(a)) == b"1"
+    with pytest.raises(ValidationException):
+        t.mutate(t.key(b), lambda old: dict(b, bad={"S": "x"}))
+    assert t.get(t.key(b)) is None and store.get("shadow", t.key(b)) is None
+    transact_write(tables.locks, [TxnAction(t, t.key(b), lambda old: b)])
+    assert store.get("shadow", t.key(b)) == b"1"
+    with pytest.raises(Cancelled) as e:
+        transact_write(
+            tables.locks,
+            [
+                TxnAction(t, t.key(a), lambda old: None),
+                TxnAction(t, t.key(b), lambda old: dict(b, bad={"S": "x"})),
+            ],
+        )
+    assert [r and r.code for r in e.value.reasons] == [None, "ValidationError"]
+    assert t.get(t.key(a)) == a and store.get("shadow", t.key(a)) == b"1"
+    t.mutate(t.key(a), lambda old: None)
+    assert store.get("shadow", t.key(a)) is None
