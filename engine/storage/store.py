@@ -1230,8 +1230,9 @@ class Store:
 
     def checkpoint(self, target: str) -> None:
         """Write a consistent copy of the store into the new directory `target`: hard
-        links of every SSTable plus a catalog describing them. Memtables are flushed
-        first; the checkpoint holds every batch committed before this call."""
+        links of every SSTable plus a catalog describing them (with the user entries of
+        catalog_put). Memtables are flushed first; the checkpoint holds every batch
+        committed before this call."""
         target = os.path.abspath(target)
         if os.path.exists(target):
             raise FileExistsError(f"checkpoint target {target} already exists")
@@ -1248,8 +1249,9 @@ class Store:
             try:
                 catalog.apply(
                     CatalogEdit(
-                        add_keyspaces={n: k for n, k in self._ksids.items()},
+                        add_keyspaces=dict(self._ksids),
                         add_files=files,
+                        user_puts=dict(self._catalog.user_items()),
                         meta={
                             "next_file_number": self._next_file_number,
                             "next_keyspace_id": self._next_keyspace_id,

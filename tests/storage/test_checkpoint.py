@@ -6,6 +6,8 @@ import os
 import pytest
 from storage_helpers import check_levels, dump, open_small, sst_files
 
+from engine.storage import Store
+
 
 def test_checkpoint_opens_alone_with_the_data_committed_before_it(tmp_path):
     source_dir, target = str(tmp_path / "source"), str(tmp_path / "ckpt")
@@ -63,3 +65,15 @@ def test_checkpoint_files_are_hard_links_not_copies(tmp_path):
         ]
         for path in linked:
             assert os.path.samefile(path, os.path.join(source_dir, os.path.basename(path)))
+
+
+def test_checkpoint_carries_the_catalog_entries_of_the_layers_above(tmp_path):
+    source = Store.open(str(tmp_path / "src"), durability="off")
+    source.catalog_put({b"table/t": b"definition"}, create_keyspaces=("t",))
+    source.put("t", b"k", b"v")
+    source.checkpoint(str(tmp_path / "copy"))
+    source.catalog_put({b"table/t": b"changed later"})
+    source.close()
+    with Store.open(str(tmp_path / "copy"), durability="off") as copy:
+        assert copy.catalog_get(b"table/t") == b"definition"
+        assert copy.get("t", b"k") == b"v"
