@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import configparser
 import hmac
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -61,7 +60,8 @@ MESSAGES = {
     "scope_date": "Credential should be scoped to a valid date: {date}",
 }
 
-_PARAM = re.compile(r"\s*(Credential|SignedHeaders|Signature)\s*=\s*([^,\s]*)\s*")
+_PARAMS = frozenset(("Credential", "SignedHeaders", "Signature"))
+_HEX = frozenset("0123456789abcdef")
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
 
@@ -90,14 +90,15 @@ def parse_authorization(header: str) -> Authorization:
         raise _incomplete(f"Unsupported AWS 'algorithm': '{algorithm}'.", header)
     params: dict[str, str] = {}
     for part in rest.split(","):
-        m = _PARAM.fullmatch(part)
-        if m is None:
+        key, eq, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or key not in _PARAMS or not value or " " in value:
             raise _incomplete(f"'{part.strip()}' not a valid key=value pair.", header)
-        params[m.group(1)] = m.group(2)
+        params[key] = value
     missing = [
         f"Authorization header requires '{k}' parameter."
         for k in ("Credential", "Signature", "SignedHeaders")
-        if not params.get(k)
+        if k not in params
     ]
     if missing:
         raise _incomplete(" ".join(missing), header)
@@ -109,7 +110,7 @@ def parse_authorization(header: str) -> Authorization:
             header,
         )
     signature = params["Signature"]
-    if not re.fullmatch(r"[0-9a-f]{64}", signature):
+    if len(signature) != 64 or not _HEX.issuperset(signature):
         raise _incomplete("Signature must be 64 hexadecimal characters.", header)
     return Authorization(
         access_key_id=scope[0],

@@ -152,6 +152,7 @@ def serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             access_log=False,
             server_header=False,
+            proxy_headers=False,
             timeout_graceful_shutdown=30,
         )
         server = uvicorn.Server(config)
