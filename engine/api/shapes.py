@@ -79,6 +79,9 @@ def _java(shape_name: str, v: object) -> str:
     """A value as DynamoDB's Java service prints it in a validation message."""
     shape = service_model()["shapes"][shape_name]
     t = shape["type"]
+    # A malformed request may hold anything anywhere: print what is there.
+    if t in ("list", "map", "structure") and not isinstance(v, _TYPES[t]):
+        return str(v)
     if t == "list":
         member = shape["member"]["shape"]
         return "[" + ", ".join(_java(member, x) for x in v) + "]"  # type: ignore[union-attr]

@@ -1,5 +1,8 @@
 """BatchGetItem and BatchWriteItem: limits, duplicates, unprocessed keys, capacity."""
 
+import pytest
+
+from engine.errors import DynamoDBError
 from tests.api.conftest import make_table, raises
 
 
@@ -121,3 +124,14 @@ def test_batch_write_unprocessed_when_throttled(ddb):
         except ddb.exceptions.ProvisionedThroughputExceededException:
             unprocessed += 25
     assert 40 <= unprocessed <= 51
+
+
+def test_malformed_request_items_are_client_errors(ddb):
+    # Regression (found by tests/server/test_fuzz.py): formatting the map-bounds message
+    # iterated a value that was not a list and answered InternalServerError.
+    service = getattr(ddb, "service", None)
+    if service is None:
+        pytest.skip("botocore refuses this request client-side; sent raw to the service")
+    with pytest.raises(DynamoDBError) as e:
+        service.handle("BatchWriteItem", {"RequestItems": {"pk": [], "TableName": False}})
+    assert e.value.http_status == 400

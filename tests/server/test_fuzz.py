@@ -22,7 +22,7 @@ SEED = 20120810
 ROUNDS = 3000
 # Requests of this seed that the engine (not the server) answers with InternalServerError;
 # see test_engine_bugs_seen_by_the_fuzz. Lower this as they are fixed.
-KNOWN_ENGINE_BUGS = 1
+KNOWN_ENGINE_BUGS = 0
 TABLE = "fuzz"
 
 
@@ -214,11 +214,6 @@ def test_malformed_requests_get_client_errors_and_the_server_keeps_answering(ser
     assert resp.status == 200 and "TableNames" in json.loads(resp.read())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/api/shapes.py _java() iterates a non-list value inside a map of lists "
-    "while formatting a ValidationException: TypeError -> InternalServerError",
-)
 def test_engine_bugs_seen_by_the_fuzz(tmp_path):
     """Requests the fuzz found that the engine answers with InternalServerError; each is
     a client error in DynamoDB. Remove the xfail (and lower KNOWN_ENGINE_BUGS) once fixed."""
