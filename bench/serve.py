@@ -1,0 +1,385 @@
+"""Servers speaking DynamoDB's wire protocol, side by side: `python -m bench.serve`.
+
+Each server runs as its own process on 127.0.0.1:
+- shale: `shale serve` (durability --durability, default group);
+- moto: moto's server (`python -m moto.server`), when moto is installed;
+- dynalite: `node <dynalite>/cli.js`, when Node and dynalite are found (--dynalite DIR, or
+  node_modules/dynalite under the current directory or /tmp/dyn);
+- floor: bench/serve_floor.py, a canned `{}` on the same uvicorn stack as shale: the
+  fastest any DynamoDB-compatible server can look through boto3.
+
+Two measurements:
+1. boto3 (one client per thread, 1 and 8 threads): PutItem, GetItem, Query returning 100
+   items, BatchWriteItem of 25 items; calls per second.
+2. raw HTTP: pre-signed PutItem and GetItem bodies sent with keep-alive from --procs
+   processes for --seconds each, not through boto3 (whose ~600 us of client CPU a call
+   would hide the server): server requests per second and the server process's CPU per
+   request (user + system, from /proc; background children not counted).
+
+On a machine with few cores the clients compete with the server for CPU: read the CPU per
+request as the server's cost, and requests per second as what this machine sustained.
+
+Output: the markdown table on stdout (and --markdown FILE), the numbers as JSON (--json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH = (
+    "AWS4-HMAC-SHA256 Credential=bench/20250101/us-east-1/dynamodb/aws4_request, "
+    "SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64
+)
+KEY_SCHEMA = [
+    {"AttributeName": "pk", "KeyType": "HASH"},
+    {"AttributeName": "sk", "KeyType": "RANGE"},
+]
+ATTRS = [
+    {"AttributeName": "pk", "AttributeType": "S"},
+    {"AttributeName": "sk", "AttributeType": "N"},
+]
+VALUE = "v" * 100
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def find_dynalite(given: str | None) -> Path | None:
+    if shutil.which("node") is None:
+        return None
+    for base in [given, os.getcwd(), "/tmp/dyn"]:
+        if base:
+            cli = Path(base) / "node_modules" / "dynalite" / "cli.js"
+            if cli.exists():
+                return cli
+            if (Path(base) / "cli.js").exists():
+                return Path(base) / "cli.js"
+    return None
+
+
+class Server:
+    def __init__(self, name: str, cmd: list[str], port: int) -> None:
+        self.name, self.cmd, self.port = name, cmd, port
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen(
+            self.cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_http(self.port)
+        return self
+
+    def cpu_s(self) -> float:
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def make_servers(names: list[str], durability: str, data: str, dynalite: Path | None):
+    out = []
+    for name in names:
+        port = free_port()
+        if name == "shale":
+            cmd = [sys.executable, "-m", "engine.server.cli", "serve", "--port", str(port)]
+            cmd += ["--data", os.path.join(data, "shale"), "--durability", durability]
+            cmd += ["--log-level", "warning"]
+        elif name == "moto":
+            cmd = [sys.executable, "-m", "moto.server", "-p", str(port)]
+        elif name == "dynalite":
+            if dynalite is None:
+                print(
+                    "dynalite: not found (Node or node_modules/dynalite), skipped", file=sys.stderr
+                )
+                continue
+            cmd = ["node", str(dynalite), "--port", str(port)]
+        elif name == "floor":
+            cmd = [sys.executable, "-m", "uvicorn", "bench.serve_floor:app", "--port", str(port)]
+            cmd += ["--log-level", "warning", "--no-access-log"]
+        else:
+            raise SystemExit(f"unknown server {name}")
+        out.append(Server(name, cmd, port))
+    return out
+
+
+# ------------------------------------------------------------------------------ boto3
+
+
+def boto3_client(port: int):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(retries={"max_attempts": 0}, max_pool_connections=16),
+    )
+
+
+def boto3_calls(client, op: str, i: int, worker: int) -> None:
+    if op == "PutItem":
+        client.put_item(
+            TableName="bench",
+            Item={"pk": {"S": f"w{worker}-{i % 1000}"}, "sk": {"N": "0"}, "v": {"S": VALUE}},
+        )
+    elif op == "GetItem":
+        client.get_item(
+            TableName="bench", Key={"pk": {"S": f"w{worker}-{i % 1000}"}, "sk": {"N": "0"}}
+        )
+    elif op == "Query":
+        client.query(
+            TableName="bench",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "query"}},
+        )
+    elif op == "BatchWriteItem":
+        client.batch_write_item(
+            RequestItems={
+                "bench": [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                "pk": {"S": f"b{worker}-{i % 40}"},
+                                "sk": {"N": str(j)},
+                                "v": {"S": VALUE},
+                            }
+                        }
+                    }
+                    for j in range(25)
+                ]
+            }
+        )
+
+
+def prepare(server: Server) -> None:
+    c = boto3_client(server.port)
+    try:
+        c.create_table(
+            TableName="bench",
+            KeySchema=KEY_SCHEMA,
+            AttributeDefinitions=ATTRS,
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except c.exceptions.ResourceInUseException:
+        pass
+    if server.name != "floor":  # the floor's canned {} has no TableStatus
+        c.get_waiter("table_exists").wait(TableName="bench", WaiterConfig={"Delay": 0.1})
+    for j in range(100):
+        c.put_item(
+            TableName="bench", Item={"pk": {"S": "query"}, "sk": {"N": str(j)}, "v": {"S": VALUE}}
+        )
+    for w in range(8):
+        for i in range(200):  # GetItem keys cycle over 1000: absent ones are reads too
+            c.put_item(
+                TableName="bench",
+                Item={"pk": {"S": f"w{w}-{i}"}, "sk": {"N": "0"}, "v": {"S": VALUE}},
+            )
+
+
+def run_boto3(server: Server, op: str, threads: int, calls: int) -> float:
+    clients = [boto3_client(server.port) for _ in range(threads)]
+    for c in clients:
+        boto3_calls(c, op, 0, 0)  # warm the connection and botocore's caches
+    per = max(1, calls // threads)
+    errors: list[BaseException] = []
+
+    def work(w: int) -> None:
+        try:
+            for i in range(per):
+                boto3_calls(clients[w], op, i, w)
+        except BaseException as exc:
+            errors.append(exc)
+
+    ts = [threading.Thread(target=work, args=(w,)) for w in range(threads)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return per * threads / elapsed
+
+
+# ------------------------------------------------------------------------------ raw HTTP
+
+
+def raw_worker(port: int, op: str, seconds: float, wid: int, out) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": f"DynamoDB_20120810.{op}",
+        "X-Amz-Date": "20250101T000000Z",
+        "Authorization": AUTH,
+    }
+    bodies = []
+    for i in range(1000):
+        key = {"pk": {"S": f"w{wid % 8}-{i}"}, "sk": {"N": "0"}}
+        if op == "PutItem":
+            bodies.append(json.dumps({"TableName": "bench", "Item": {**key, "v": {"S": VALUE}}}))
+        else:
+            bodies.append(json.dumps({"TableName": "bench", "Key": key}))
+    n = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        conn.request("POST", "/", bodies[n % 1000], headers)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"{op}: HTTP {resp.status}")
+        n += 1
+    out.put(n)
+
+
+def run_raw(server: Server, op: str, procs: int, seconds: float) -> tuple[float, float]:
+    out: mp.Queue = mp.Queue()
+    ps = [
+        mp.Process(target=raw_worker, args=(server.port, op, seconds, w, out)) for w in range(procs)
+    ]
+    cpu0 = server.cpu_s()
+    t0 = time.perf_counter()
+    for p in ps:
+        p.start()
+    total = sum(out.get() for _ in ps)
+    for p in ps:
+        p.join()
+    elapsed = time.perf_counter() - t0
+    cpu = server.cpu_s() - cpu0
+    return total / elapsed, 1e6 * cpu / max(1, total)
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.serve", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--servers", default="floor,shale,moto,dynalite")
+    parser.add_argument(
+        "--calls", type=int, default=2000, help="boto3 calls per op and thread count"
+    )
+    parser.add_argument("--threads", default="1,8")
+    parser.add_argument("--ops", default="PutItem,GetItem,Query,BatchWriteItem")
+    parser.add_argument(
+        "--procs", type=int, default=max(2, os.cpu_count() or 2), help="raw HTTP processes"
+    )
+    parser.add_argument("--seconds", type=float, default=3.0, help="raw HTTP seconds per op")
+    parser.add_argument("--durability", default="group", choices=("sync", "group", "off"))
+    parser.add_argument("--dynalite", help="dynalite's directory (holding node_modules/dynalite)")
+    parser.add_argument("--json", help="write the numbers here")
+    parser.add_argument("--markdown", help="write the report here too")
+    args = parser.parse_args(argv)
+
+    names = [n for n in args.servers.split(",") if n]
+    threads = [int(t) for t in args.threads.split(",")]
+    ops = args.ops.split(",")
+    results: dict = {
+        "meta": {"cpus": os.cpu_count(), "durability": args.durability, "calls": args.calls}
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as data:
+        for server in make_servers(names, args.durability, data, find_dynalite(args.dynalite)):
+            print(f"{server.name}: starting", file=sys.stderr)
+            server.start()
+            try:
+                prepare(server)
+                r: dict = {"boto3": {}, "raw": {}}
+                for op in ops:
+                    for t in threads:
+                        rate = run_boto3(server, op, t, args.calls)
+                        r["boto3"][f"{op}/{t}"] = rate
+                        print(f"{server.name}: boto3 {op} x{t}: {rate:,.0f}/s", file=sys.stderr)
+                for op in ("PutItem", "GetItem"):
+                    rate, cpu_us = run_raw(server, op, args.procs, args.seconds)
+                    r["raw"][op] = {"requests_per_s": rate, "server_cpu_us": cpu_us}
+                    print(
+                        f"{server.name}: raw {op}: {rate:,.0f}/s, {cpu_us:,.0f} us CPU/request",
+                        file=sys.stderr,
+                    )
+                results[server.name] = r
+            finally:
+                server.stop()
+    report = render(results, ops, threads)
+    print(report)
+    if args.markdown:
+        Path(args.markdown).write_text(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def render(results: dict, ops: list[str], threads: list[int]) -> str:
+    servers = [k for k in results if k != "meta"]
+    meta = results["meta"]
+    lines = [
+        f"# DynamoDB wire-protocol servers ({meta['cpus']} CPUs, shale durability "
+        f"{meta['durability']})",
+        "",
+        "boto3 calls per second (one client per thread):",
+        "",
+        "| op | threads | " + " | ".join(servers) + " |",
+        "|---|---|" + "---|" * len(servers),
+    ]
+    for op in ops:
+        for t in threads:
+            cells = [f"{results[s]['boto3'].get(f'{op}/{t}', 0):,.0f}" for s in servers]
+            lines.append(f"| {op} | {t} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "raw HTTP (pre-signed, keep-alive, not boto3): server requests/s, server CPU/request:",
+        "",
+        "| op | " + " | ".join(servers) + " |",
+        "|---|" + "---|" * len(servers),
+    ]
+    for op in ("PutItem", "GetItem"):
+        cells = [
+            f"{results[s]['raw'][op]['requests_per_s']:,.0f}/s, "
+            f"{results[s]['raw'][op]['server_cpu_us']:,.0f} us"
+            for s in servers
+        ]
+        lines.append(f"| {op} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
