@@ -30,6 +30,7 @@ import math
 import struct
 import threading
 from bisect import bisect_left
+from collections.abc import Iterator
 
 from engine.codec import make_run_buffer
 
@@ -137,6 +138,26 @@ class Memtable:
         if len(ranges) == 1:
             return ranges[0]
         return heapq.merge(*ranges, reverse=reverse)
+
+    def iter_visible(
+        self, start: bytes | None, end: bytes | None, reverse: bool, seqno: int
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) of the newest version at or below `seqno` of every key in
+        [start, end), skipping tombstones: a scan served by this memtable alone."""
+        data = self.data
+        older = self.older
+        for key in self._iter_keys(start, end, reverse):
+            newest = data[key]
+            trailer = _unpack_u64(newest)[0]
+            if trailer >> 8 <= seqno:
+                if trailer & 0xFF:
+                    yield key, newest[8:]
+            elif key in older:
+                for old_trailer, value in self.versions(key)[1:]:
+                    if old_trailer >> 8 <= seqno:
+                        if value is not None:
+                            yield key, value
+                        break
 
     def iter_chunks(
         self, start: bytes | None, end: bytes | None, reverse: bool, chunk_keys: int = 256

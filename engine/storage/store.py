@@ -822,11 +822,16 @@ class Store:
         mems = self._mems
         version = self._version
         sources = []
+        tables = []
         for generation in mems:
             table = generation.tables.get(ksid)
             if table is not None and table.data:
+                tables.append(table)
                 sources.append(iter_memtable_chunks(table, start, end, reverse))
         levels = version.keyspaces.get(ksid)
+        if len(tables) == 1 and (levels is None or not levels.all_files()):
+            # Only one memtable holds this keyspace: resolve its versions directly.
+            return tables[0].iter_visible(start, end, reverse, seq)
         if levels is not None:
             readers = version.readers
             for meta in levels.levels[0]:
