@@ -201,10 +201,10 @@ class App:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if self.inflight >= self.max_inflight:
-            return _error(ServiceUnavailable("Service unavailable: too many requests in flight"))
         if operation in self.inline_operations:
             return self._process(operation, method, scope, headers, body)
+        if self.inflight >= self.max_inflight:
+            return _error(ServiceUnavailable("Service unavailable: too many requests in flight"))
         self.inflight += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(

@@ -157,7 +157,7 @@ def serve(args: argparse.Namespace) -> int:
         )
         server = uvicorn.Server(config)
         auth = "SigV4 against --credentials" if args.credentials else "open (any signature)"
-        started_ok = _run(server, data, args.durability, auth, len(service.ctx.tables.names()))
+        started_ok = _run(server, service, data, args.durability, auth)
         return 0 if started_ok else 1
     finally:
         if app is not None:
@@ -166,16 +166,19 @@ def serve(args: argparse.Namespace) -> int:
         log.info("store closed: %s", data)
 
 
-def _run(server: uvicorn.Server, data: str, durability: str, auth: str, tables: int) -> bool:
+def _run(server: uvicorn.Server, service: Service, data: str, durability: str, auth: str) -> bool:
     async def main() -> None:
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():
             await asyncio.sleep(0.005)
         if server.started:
             host, port = server.servers[0].sockets[0].getsockname()[:2]
+            service.ctx.endpoint_address = f"{host}:{port}"  # the real port when --port 0
+            tables = len(service.ctx.tables.names())
             _say(
                 f"shale serve: listening on http://{host}:{port} (DynamoDB JSON 1.0, "
-                f"streams) data {data} ({tables} tables, durability {durability}, auth {auth})"
+                f"{len(service.operations())} operations) data {data} ({tables} tables, "
+                f"durability {durability}) auth {auth}"
             )
         await task
 
