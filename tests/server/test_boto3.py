@@ -246,3 +246,37 @@ def test_botocore_checks_our_crc32_on_every_reply(server):
     c = server.client()
     for _ in range(20):
         c.list_tables()
+
+
+def test_pynamodb_runs_a_scenario(server):
+    pynamodb = pytest.importorskip("pynamodb")
+    from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
+    from pynamodb.models import Model
+
+    assert pynamodb
+
+    class Note(Model):
+        class Meta:
+            table_name = "notes"
+            host = server.url
+            region = "localhost"
+            aws_access_key_id = "pynamo"
+            aws_secret_access_key = "pynamo"
+            billing_mode = "PAY_PER_REQUEST"
+
+        owner = UnicodeAttribute(hash_key=True)
+        seq = NumberAttribute(range_key=True)
+        text = UnicodeAttribute(null=True)
+        raw = BinaryAttribute(null=True, legacy_encoding=False)
+
+    Note.create_table(wait=True)
+    for i in range(5):
+        Note("ann", i, text=f"note {i}", raw=bytes([i])).save()
+    assert [n.seq for n in Note.query("ann", Note.seq >= 2)] == [2, 3, 4]
+    note = Note.get("ann", 3)
+    assert (note.text, note.raw) == ("note 3", b"\x03")
+    note.update(actions=[Note.text.set("edited")])
+    assert Note.get("ann", 3).text == "edited"
+    Note.get("ann", 0).delete()
+    assert Note.count("ann") == 4
+    Note.delete_table()
