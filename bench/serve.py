@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -121,6 +122,12 @@ def make_servers(names: list[str], durability: str, data: str, dynalite: Path | 
             cmd += ["--data", os.path.join(data, "shale"), "--durability", durability]
             cmd += ["--log-level", "warning"]
         elif name == "moto":
+            if (
+                importlib.util.find_spec("moto") is None
+                or importlib.util.find_spec("flask") is None
+            ):
+                print("moto: moto[server] is not installed, skipped", file=sys.stderr)
+                continue
             cmd = [sys.executable, "-m", "moto.server", "-p", str(port)]
         elif name == "dynalite":
             if dynalite is None:
