@@ -25,6 +25,7 @@ may be called from several threads at once, each using the writer it got back.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -117,6 +118,18 @@ class KVEngine:
         return {}
 
 
+def _count_gets(get: Callable[[bytes], bytes | None], keys: Sequence[bytes]) -> tuple[int, int]:
+    """Get every key with `get`; return (found, key+value bytes read)."""
+    found = 0
+    nbytes = 0
+    for k in keys:
+        v = get(k)
+        if v is not None:
+            found += 1
+            nbytes += len(k) + len(v)
+    return found, nbytes
+
+
 def _count_pairs(pairs: Iterator[tuple[bytes, bytes]]) -> tuple[int, int]:
     entries = 0
     nbytes = 0
@@ -188,16 +201,7 @@ class ShaleEngine(KVEngine):
         self._store.compact()
 
     def read_random(self, keys: Sequence[bytes]) -> tuple[int, int]:
-        get = self._store.get
-        ks = self.KEYSPACE
-        found = 0
-        nbytes = 0
-        for k in keys:
-            v = get(ks, k)
-            if v is not None:
-                found += 1
-                nbytes += len(k) + len(v)
-        return found, nbytes
+        return _count_gets(functools.partial(self._store.get, self.KEYSPACE), keys)
 
     def read_seq(self) -> tuple[int, int]:
         return _count_pairs(self._store.scan(self.KEYSPACE))
@@ -278,16 +282,8 @@ class LMDBEngine(KVEngine):
         self._env.sync(True)
 
     def read_random(self, keys: Sequence[bytes]) -> tuple[int, int]:
-        found = 0
-        nbytes = 0
         with self._env.begin(buffers=False) as txn:
-            get = txn.get
-            for k in keys:
-                v = get(k)
-                if v is not None:
-                    found += 1
-                    nbytes += len(k) + len(v)
-        return found, nbytes
+            return _count_gets(txn.get, keys)
 
     def read_seq(self) -> tuple[int, int]:
         with self._env.begin() as txn:
@@ -445,15 +441,7 @@ class RocksDictEngine(KVEngine):
         self._db.compact_range(None, None)
 
     def read_random(self, keys: Sequence[bytes]) -> tuple[int, int]:
-        get = self._db.get
-        found = 0
-        nbytes = 0
-        for k in keys:
-            v = get(k)
-            if v is not None:
-                found += 1
-                nbytes += len(k) + len(v)
-        return found, nbytes
+        return _count_gets(self._db.get, keys)
 
     def read_seq(self) -> tuple[int, int]:
         return _count_pairs(self._db.items())
@@ -521,15 +509,7 @@ class PlyvelEngine(KVEngine):
         self._db.compact_range()
 
     def read_random(self, keys: Sequence[bytes]) -> tuple[int, int]:
-        get = self._db.get
-        found = 0
-        nbytes = 0
-        for k in keys:
-            v = get(k)
-            if v is not None:
-                found += 1
-                nbytes += len(k) + len(v)
-        return found, nbytes
+        return _count_gets(self._db.get, keys)
 
     def read_seq(self) -> tuple[int, int]:
         return _count_pairs(self._db.iterator())
