@@ -53,7 +53,10 @@ def build_put(ctx: Context, p: dict):
     return table, skey, decide, size
 
 
-def build_delete(ctx: Context, p: dict):
+def _build_conditional(ctx: Context, p: dict, *, keeps_item: bool):
+    """(table, storage key, decide) for a write whose only effect is to delete the item
+    (keeps_item False) or to leave it as it is (a ConditionCheck), once its condition
+    holds."""
     prep = prepare_request(p)
     table = ctx.table(p["TableName"])
     _, skey = key_for(table, p["Key"])
@@ -62,23 +65,17 @@ def build_delete(ctx: Context, p: dict):
     def decide(old: dict | None) -> dict | None:
         if prep is not None and not prep.check_condition(old):
             raise _failed(old, with_item)
-        return None
+        return old if keeps_item else None
 
     return table, skey, decide
+
+
+def build_delete(ctx: Context, p: dict):
+    return _build_conditional(ctx, p, keeps_item=False)
 
 
 def build_check(ctx: Context, p: dict):
-    prep = prepare_request(p)
-    table = ctx.table(p["TableName"])
-    _, skey = key_for(table, p["Key"])
-    with_item = _rvcf(p)
-
-    def decide(old: dict | None) -> dict | None:
-        if prep is not None and not prep.check_condition(old):
-            raise _failed(old, with_item)
-        return old
-
-    return table, skey, decide
+    return _build_conditional(ctx, p, keeps_item=True)
 
 
 def build_update(ctx: Context, p: dict):
