@@ -25,6 +25,7 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -116,6 +117,34 @@ def serve(args: argparse.Namespace) -> int:
         )
         return 1
 
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        _say(f"shale serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return 1
+    try:
+        return _serve_on(sock, args, verifier)
+    finally:
+        sock.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port), bound before the store opens so that a taken port
+    fails fast and leaves the data directory alone."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _serve_on(sock: socket.socket, args: argparse.Namespace, verifier: Verifier) -> int:
     data = os.path.abspath(args.data)
     wal = _wal_bytes(data)
     if wal > RECOVERY_NOTICE_BYTES:
@@ -157,7 +186,7 @@ def serve(args: argparse.Namespace) -> int:
         )
         server = uvicorn.Server(config)
         auth = "SigV4 against --credentials" if args.credentials else "open (any signature)"
-        started_ok = _run(server, service, data, args.durability, auth)
+        started_ok = _run(server, sock, service, data, args.durability, auth)
         return 0 if started_ok else 1
     finally:
         if app is not None:
@@ -166,9 +195,16 @@ def serve(args: argparse.Namespace) -> int:
         log.info("store closed: %s", data)
 
 
-def _run(server: uvicorn.Server, service: Service, data: str, durability: str, auth: str) -> bool:
+def _run(
+    server: uvicorn.Server,
+    sock: socket.socket,
+    service: Service,
+    data: str,
+    durability: str,
+    auth: str,
+) -> bool:
     async def main() -> None:
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not task.done():
             await asyncio.sleep(0.005)
         if server.started:

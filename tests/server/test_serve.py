@@ -187,3 +187,13 @@ def test_sigv4_checks_the_body_and_the_clock(secured):
     del headers["Authorization"]
     status, reply = post(secured, body, headers)
     assert reply["__type"] == PREFIX + "MissingAuthenticationTokenException"
+
+
+def test_a_taken_port_is_refused_before_the_data_directory_is_touched(start_server, tmp_path):
+    s = start_server()
+    other = tmp_path / "other"
+    code, out = ServerProcess(other, "--port", str(s.port)).run_to_exit()
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{s.port}" in out
+    assert "Traceback" not in out
+    assert not other.exists()
