@@ -10,8 +10,9 @@ measured as half the cost of a put):
     older  key -> (trailer u64 LE | length u32 LE | value)*   replaced versions, oldest
                                                 first; only keys written more than once
     _new   key -> None                          keys not yet in the order below
-    _sorted tuple of keys in order              (a tuple of bytes is untracked too)
-    _recent sorted list of keys added since `_sorted` was last rebuilt (small)
+    _order (main, recent): main, a tuple of keys in order (untracked too), and recent,
+           the sorted keys added since main was rebuilt (small); replaced as one
+           attribute so a reader never pairs an old main with a new recent
 
 The group-commit leader writes; readers read concurrently, relying on the interpreter
 lock for the atomicity of one dict operation and on seqno filtering for batch
@@ -44,13 +45,12 @@ _unpack_u64 = _U64.unpack_from
 
 
 class Memtable:
-    __slots__ = ("_new", "_recent", "_sort_lock", "_sorted", "data", "older")
+    __slots__ = ("_new", "_order", "_sort_lock", "data", "older")
 
     def __init__(self) -> None:
         self.data: dict[bytes, bytes] = {}
         self.older: dict[bytes, bytes] = {}
-        self._sorted: tuple[bytes, ...] = ()
-        self._recent: list[bytes] = []
+        self._order: tuple[tuple[bytes, ...], list[bytes]] = ((), [])
         self._new: dict[bytes, None] = {}
         self._sort_lock = threading.Lock()
 
@@ -110,17 +110,17 @@ class Memtable:
             with self._sort_lock:
                 if self._new:
                     new, self._new = self._new, {}
-                    recent = [*self._recent, *new]
+                    main, recent = self._order
+                    recent = [*recent, *new]
                     recent.sort()
                     # Merging costs O(main), keeping `recent` apart O(recent) per scan:
                     # a bound near 2*sqrt(main) balances the two.
-                    if len(recent) > max(RECENT_KEYS_MIN, 2 * math.isqrt(len(self._sorted))):
-                        merged = [*self._sorted, *recent]
+                    if len(recent) > max(RECENT_KEYS_MIN, 2 * math.isqrt(len(main))):
+                        merged = [*main, *recent]
                         merged.sort()
-                        self._sorted = tuple(merged)
-                        recent = []
-                    self._recent = recent
-        return self._sorted, self._recent
+                        main, recent = tuple(merged), []
+                    self._order = (main, recent)
+        return self._order
 
     def sorted_keys(self) -> list[bytes]:
         """All keys in order (a new list)."""
