@@ -176,6 +176,21 @@ def _stream(spec: dict | None) -> tuple[bool, str | None]:
 
 
 def create_table(ctx: Context, p: dict) -> dict:
+    # botocore's current model marks only TableName required, but a table needs both.
+    missing = [
+        name
+        for name in ("attributeDefinitions", "keySchema")
+        if not p.get(name[0].upper() + name[1:])
+    ]
+    if missing:
+        n = len(missing)
+        raise ValidationException(
+            f"{n} validation error{'s' if n > 1 else ''} detected: "
+            + "; ".join(
+                f"Value null at '{wire}' failed to satisfy constraint: Member must not be null"
+                for wire in missing
+            )
+        )
     defs = p["AttributeDefinitions"]
     attrs: dict[str, str] = {}
     for a in defs:
@@ -246,7 +261,9 @@ def list_tables(ctx: Context, p: dict) -> dict:
     start = p.get("ExclusiveStartTableName")
     if start is not None:
         names = [n for n in names if n > start]
-    limit = p.get("Limit", 100)
+    limit = p.get("Limit")
+    if limit is None:  # absent, or JSON null: the default page
+        limit = 100
     out: dict = {"TableNames": names[:limit]}
     if len(names) > limit:
         out["LastEvaluatedTableName"] = names[limit - 1]
