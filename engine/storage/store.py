@@ -273,6 +273,7 @@ class Store:
         self._batches_written = 0
         self._write_groups = 0
         self._last_group_size = 1
+        self._gather_want = 0  # queue length a gathering leader waits for (0: none)
         self._immutables: list[MemtableGeneration] = []
         self.recovery_report = RecoveryReport()
         recovered = self._replay(segments)
@@ -586,6 +587,8 @@ class Store:
             if len(writers) > 1:
                 w.wakeup = wakeup = threading.Lock()
                 wakeup.acquire()
+                if self._gather_want and len(writers) >= self._gather_want:
+                    self._cond.notify_all()  # the gathering leader's group is full
             else:
                 wakeup = None
         if wakeup is not None:
@@ -647,12 +650,17 @@ class Store:
         want = self._last_group_size
         deadline = time.perf_counter() + GATHER_US / 1e6
         writers = self._writers
-        while len(writers) < want and time.perf_counter() < deadline:
-            self._mutex.release()
-            try:
-                time.sleep(0)
-            finally:
-                self._mutex.acquire()
+        self._gather_want = want
+        try:
+            # Sleep (releasing the mutex and the interpreter lock, which the writers
+            # need) until a writer that fills the queue wakes us, or the deadline.
+            while len(writers) < want:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        finally:
+            self._gather_want = 0
 
     def _wake_head(self) -> None:
         """Let the writer now at the head of the queue lead. Mutex held."""
