@@ -14,7 +14,15 @@ Public surface:
 """
 
 from engine.expr.evaluate import compile_condition, get_path, project
-from engine.expr.keycond import KeyCondition, analyze_key_condition, key_condition_values
+from engine.expr.keycond import (
+    IndexKeyCondition,
+    KeyCondition,
+    analyze_index_key_condition,
+    analyze_key_condition,
+    index_key_condition_values,
+    key_condition_values,
+    top_level_names,
+)
 from engine.expr.legacy import check_not_mixed, prepare_legacy
 from engine.expr.parser import (
     CONDITION,
@@ -37,9 +45,11 @@ __all__ = [
     "RESERVED_WORDS",
     "UPDATE",
     "BoundExpression",
+    "IndexKeyCondition",
     "KeyCondition",
     "ParsedExpression",
     "PreparedExpressions",
+    "analyze_index_key_condition",
     "analyze_key_condition",
     "apply_update",
     "bind",
@@ -47,10 +57,12 @@ __all__ = [
     "check_not_mixed",
     "compile_condition",
     "get_path",
+    "index_key_condition_values",
     "key_condition_values",
     "parse",
     "prepare",
     "prepare_legacy",
     "project",
+    "top_level_names",
     "updated_paths",
 ]

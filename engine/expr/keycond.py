@@ -15,7 +15,15 @@ from engine.errors import ValidationException
 from engine.errors import msg_param_invalid as _p
 from engine.expr.ast import And, Between, Compare, Func, In, Node, Not, Or, Path, Value
 
-__all__ = ["KeyCondition", "analyze_key_condition", "key_condition_values"]
+__all__ = [
+    "IndexKeyCondition",
+    "KeyCondition",
+    "analyze_index_key_condition",
+    "analyze_key_condition",
+    "index_key_condition_values",
+    "key_condition_values",
+    "top_level_names",
+]
 
 _FLIP = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -64,9 +72,8 @@ def _value(node: Node) -> Value:
     return node  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=1024)
-def analyze_key_condition(root: Node, hash_key: str, range_key: str | None) -> KeyCondition:
-    """Check a bound key condition against the key schema; raise DynamoDB's errors."""
+def _conditions(root: Node) -> dict[str, tuple[str, tuple[Value, ...]]]:
+    """attribute name -> (operator, value references) of each leaf of a key condition."""
     leaves: list[Node] = []
     _leaves(root, leaves)
     conds: dict[str, tuple[str, tuple[Value, ...]]] = {}
@@ -91,6 +98,13 @@ def analyze_key_condition(root: Node, hash_key: str, range_key: str | None) -> K
         if name in conds:
             raise _err("KeyConditionExpressions must only contain one condition per key")
         conds[name] = (op, vals)
+    return conds
+
+
+@lru_cache(maxsize=1024)
+def analyze_key_condition(root: Node, hash_key: str, range_key: str | None) -> KeyCondition:
+    """Check a bound key condition against the key schema; raise DynamoDB's errors."""
+    conds = _conditions(root)
     if hash_key not in conds:
         raise _err(f"Query condition missed key schema element: {hash_key}")
     for name in conds:
@@ -128,3 +142,119 @@ def key_condition_values(
             "operator or function: begins_with, operand type: N"
         )
     return pk, sk
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKeyCondition:
+    """A key condition on a key schema of several partition and sort key attributes (a
+    multi-attribute GSI key; one of each is the ordinary case): an equality on every
+    partition key attribute, equalities on the leading sort key attributes, and at most
+    one more condition, of any key operator, on the next sort key attribute."""
+
+    partition_values: tuple[Value, ...]
+    sort_equal: tuple[Value, ...] = ()
+    sort_key: str | None = None
+    sort_op: str | None = None
+    sort_values: tuple[Value, ...] = ()
+
+
+@lru_cache(maxsize=1024)
+def analyze_index_key_condition(
+    root: Node, hash_keys: tuple[str, ...], range_keys: tuple[str, ...]
+) -> IndexKeyCondition:
+    """Check a bound key condition against an index key schema; raise DynamoDB's errors.
+
+    Sort key attributes are constrained left to right without gaps; every one but the
+    last constrained must be an equality.
+    """
+    conds = _conditions(root)
+    for name in hash_keys:
+        if name not in conds:
+            raise _err(f"Query condition missed key schema element: {name}")
+    for name in conds:
+        if name not in hash_keys and name not in range_keys:
+            if not range_keys:
+                raise _err("Query key condition not supported")
+            missing = next((r for r in range_keys if r not in conds), range_keys[0])
+            raise _err(f"Query condition missed key schema element: {missing}")
+    pvals = []
+    for name in hash_keys:
+        op, vals = conds[name]
+        if op != "=":
+            raise _err("Query key condition not supported")
+        pvals.append(vals[0])
+    given = [r for r in range_keys if r in conds]
+    for i, name in enumerate(given):
+        if range_keys[i] != name:
+            raise _err(f"Query condition missed key schema element: {range_keys[i]}")
+    equal = []
+    for name in given[:-1]:
+        op, vals = conds[name]
+        if op != "=":
+            raise _err(
+                "Query key condition not supported: only the last sort key attribute given "
+                f"may use {op}; sort key attribute {name} must be an equality"
+            )
+        equal.append(vals[0])
+    if not given:
+        return IndexKeyCondition(tuple(pvals))
+    last = given[-1]
+    op, vals = conds[last]
+    return IndexKeyCondition(tuple(pvals), tuple(equal), last, op, vals)
+
+
+def index_key_condition_values(
+    kc: IndexKeyCondition,
+    values: dict,
+    types: dict[str, str],
+    hash_keys: tuple[str, ...],
+    range_keys: tuple[str, ...],
+) -> tuple[list[dict], list[dict], tuple[dict, ...]]:
+    """(partition key values, leading sort key equality values, last condition's values),
+    each type-checked against ``types`` (attribute name -> S, N or B)."""
+    mismatch = _p("Condition parameter type does not match schema type")
+    pk = []
+    for name, ref in zip(hash_keys, kc.partition_values):
+        v = values[ref.name]
+        if types[name] not in v:
+            raise _err(mismatch)
+        pk.append(v)
+    eq = []
+    for name, ref in zip(range_keys, kc.sort_equal):
+        v = values[ref.name]
+        if types[name] not in v:
+            raise _err(mismatch)
+        eq.append(v)
+    last = tuple(values[v.name] for v in kc.sort_values)
+    if kc.sort_key is not None:
+        rt = types[kc.sort_key]
+        for v in last:
+            if rt not in v:
+                raise _err(mismatch)
+        if kc.sort_op == "begins_with" and rt == "N":
+            raise _err(
+                "Invalid KeyConditionExpression: Incorrect operand type for operator or "
+                "function; operator or function: begins_with, operand type: N"
+            )
+    return pk, eq, last
+
+
+def top_level_names(root: Node) -> set[str]:
+    """The top-level attribute names a bound expression refers to."""
+    out: set[str] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if type(node) is Path:
+            out.add(node.elements[0])  # type: ignore[arg-type]
+            continue
+        for value in vars(node).values() if hasattr(node, "__dict__") else _slots(node):
+            if isinstance(value, Node):
+                stack.append(value)
+            elif isinstance(value, tuple):
+                stack.extend(v for v in value if isinstance(v, Node))
+    return out
+
+
+def _slots(node: Node) -> list:
+    return [getattr(node, f) for f in getattr(node, "__slots__", ())]
