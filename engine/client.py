@@ -186,6 +186,7 @@ class Client:
         return TableHandle(self, name)
 
     def close(self) -> None:
+        self.service.close()
         if self._owns_store:
             self.store.close()
 

@@ -10,11 +10,19 @@ with ProvisionedThroughputExceededException.
 
 from __future__ import annotations
 
-from engine.api.common import Context, consumed, key_for
+from engine.api.common import (
+    Context,
+    admit_write,
+    charge_write,
+    consumed,
+    index_units,
+    key_for,
+)
 from engine.api.exprs import prepare_request
 from engine.capacity import read_units, write_units
 from engine.errors import ProvisionedThroughputExceededException, ValidationException
 from engine.errors import msg_param_invalid as _p
+from engine.index import check_index_keys
 from engine.model import check_item_size, validate_item
 
 __all__ = ["HANDLERS"]
@@ -93,6 +101,8 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
             if put is not None:
                 item = validate_item(put["Item"])
                 skey = table.key(item, what="item")
+                if table.defn.indexes:
+                    check_index_keys(table.defn, item)
                 ops.append((req, skey, (item, check_item_size(item))))
             else:
                 _, skey = key_for(table, delete["Key"])
@@ -104,27 +114,30 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
     out: dict = {"UnprocessedItems": {}}
     throttled = processed = 0
     for name, table, ops in plans:
-        tid = table.defn.table_id
         units = 0.0
+        idx_total: dict[str, float] = {}
         left = []
         for req, skey, item in ops:
             if left:
                 left.append(req)
                 continue
             try:
-                ctx.meter.admit(tid, "write")
+                admit_write(ctx, table)
             except ProvisionedThroughputExceededException:
                 throttled += 1
                 left.append(req)
                 continue
             m = table.mutate(skey, lambda old, item=item: item)
             u = write_units(m.old_size, m.new_size)
-            ctx.meter.charge(tid, "write", u)
+            idx = index_units(m)
+            charge_write(ctx, table, u, idx)
             units += u
+            for n, iu in (idx or {}).items():
+                idx_total[n] = idx_total.get(n, 0.0) + iu
             processed += 1
         if left:
             out["UnprocessedItems"][name] = left
-        consumed(p.get("ReturnConsumedCapacity"), table, units, out, many=True)
+        consumed(p.get("ReturnConsumedCapacity"), table, units, out, many=True, indexes=idx_total)
     if throttled and not processed:
         raise ProvisionedThroughputExceededException(
             "The level of configured provisioned throughput for the table was exceeded. "

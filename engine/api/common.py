@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from engine.capacity import Meter
 from engine.errors import ResourceNotFoundException, ValidationException
+from engine.index import Indexes
 from engine.model import validate_item
 from engine.storage import Store
 from engine.table import Table, Tables, TokenCache
@@ -21,7 +22,10 @@ from engine.table import Table, Tables, TokenCache
 __all__ = [
     "MSG_NOT_FOUND",
     "Context",
+    "admit_write",
+    "charge_write",
     "consumed",
+    "index_units",
     "key_for",
     "table_arn",
 ]
@@ -37,6 +41,7 @@ class Context:
     store: Store
     tables: Tables
     meter: Meter
+    indexes: Indexes
     tokens: TokenCache = field(default_factory=TokenCache)
     region: str = "us-east-1"
     account_id: str = "000000000000"
@@ -59,11 +64,18 @@ class Context:
         return table
 
     def configure_meter(self, table: Table) -> None:
+        """Set the capacity buckets of a table and of its GSIs (on demand: none)."""
         d = table.defn
-        if d.billing_mode == "PROVISIONED":
+        provisioned = d.billing_mode == "PROVISIONED"
+        if provisioned:
             self.meter.configure(d.table_id, d.read_units, d.write_units)
         else:
             self.meter.configure(d.table_id, None, None)
+        for ix in d.indexes:
+            if ix.is_global and provisioned:
+                self.meter.configure(ix.index_id, ix.read_units, ix.write_units)
+            elif ix.is_global:
+                self.meter.configure(ix.index_id, None, None)
 
 
 def table_arn(ctx: Context, name: str) -> str:
@@ -84,15 +96,63 @@ def key_for(table: Table, key: object) -> tuple[dict, bytes]:
 
 
 def consumed(
-    mode: str | None, table: Table, units: float, reply: dict, *, many: bool = False
+    mode: str | None,
+    table: Table,
+    units: float,
+    reply: dict,
+    *,
+    many: bool = False,
+    indexes: dict[str, float] | None = None,
 ) -> None:
-    """Add ConsumedCapacity to ``reply`` for ReturnConsumedCapacity ``mode``."""
+    """Add ConsumedCapacity to ``reply`` for ReturnConsumedCapacity ``mode``.
+
+    ``units`` are the table's own; ``indexes`` maps index name -> units spent on it. TOTAL
+    reports their sum; INDEXES also breaks it down (an index the request did not touch
+    has no entry, as in DynamoDB's replies)."""
     if mode is None or mode == "NONE":
         return
-    cc: dict = {"TableName": table.defn.name, "CapacityUnits": units}
+    total = units + sum(indexes.values()) if indexes else units
+    cc: dict = {"TableName": table.defn.name, "CapacityUnits": total}
     if mode == "INDEXES":
         cc["Table"] = {"CapacityUnits": units}
+        if indexes:
+            d = table.defn
+            for name, u in indexes.items():
+                ix = d.index(name)
+                key = (
+                    "LocalSecondaryIndexes"
+                    if ix is not None and not ix.is_global
+                    else ("GlobalSecondaryIndexes")
+                )
+                cc.setdefault(key, {})[name] = {"CapacityUnits": u}
     if many:
         reply.setdefault("ConsumedCapacity", []).append(cc)
     else:
         reply["ConsumedCapacity"] = cc
+
+
+def index_units(m) -> dict[str, float] | None:
+    """index name -> write units a committed Mutation spent on the table's indexes."""
+    changes = m.index_changes
+    if not changes:
+        return None
+    return {name: c[2] for name, c in changes.items()}
+
+
+def admit_write(ctx: Context, table: Table) -> None:
+    """Refuse a write when the table's write bucket, or a GSI's, is empty: a GSI without
+    enough write capacity throttles its base table, as in DynamoDB."""
+    d = table.defn
+    ctx.meter.admit(d.table_id, "write")
+    for ix in d.indexes:
+        if ix.is_global:
+            ctx.meter.admit(ix.index_id, "write")
+
+
+def charge_write(ctx: Context, table: Table, units: float, idx: dict[str, float] | None) -> None:
+    ctx.meter.charge(table.defn.table_id, "write", units)
+    if idx:
+        for name, u in idx.items():
+            ix = table.defn.index(name)
+            if ix is not None and ix.is_global:
+                ctx.meter.charge(ix.index_id, "write", u)

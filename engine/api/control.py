@@ -8,8 +8,9 @@ CreateTable's reply, DELETING in DeleteTable's, UPDATING in UpdateTable's, ACTIV
 because a ShaleDB table is usable the moment its catalog entry is durable), exact ItemCount
 and TableSizeBytes, ProvisionedThroughput (zeros on demand) and BillingModeSummary.
 
-Secondary index definitions are stored and described; their maintenance belongs to
-engine/index, so until it exists a Query or Scan naming an index is refused.
+Secondary indexes are parsed and described by engine.api.indexdefs and maintained by
+engine.index; UpdateTable creates a GSI online (CREATING with Backfilling until its backfill
+ends) and deletes one (DELETING in the reply, its entries dropped at once).
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ import uuid
 from datetime import UTC, datetime
 
 from engine.api.common import MSG_NOT_FOUND, Context, table_arn
+from engine.api.indexdefs import (
+    MAX_GSIS,
+    check_non_key_total,
+    describe_indexes,
+    parse_gsi,
+    parse_indexes,
+)
 from engine.errors import (
     LimitExceededException,
     ResourceInUseException,
@@ -75,27 +83,7 @@ def describe(ctx: Context, table: Table, status: str = "ACTIVE") -> dict:
     if d.billing_mode == "PAY_PER_REQUEST":
         summary["LastUpdateToPayPerRequestDateTime"] = _dt(d.created_s)
     out["BillingModeSummary"] = summary
-    if d.local_indexes:
-        out["LocalSecondaryIndexes"] = [
-            dict(
-                ix,
-                IndexArn=f"{out['TableArn']}/index/{ix['IndexName']}",
-                ItemCount=0,
-                IndexSizeBytes=0,
-            )
-            for ix in d.local_indexes
-        ]
-    if d.global_indexes:
-        out["GlobalSecondaryIndexes"] = [
-            dict(
-                ix,
-                IndexArn=f"{out['TableArn']}/index/{ix['IndexName']}",
-                ItemCount=0,
-                IndexSizeBytes=0,
-                IndexStatus="ACTIVE",
-            )
-            for ix in d.global_indexes
-        ]
+    out.update(describe_indexes(d, out["TableArn"], lambda ix: ctx.indexes.counters(table, ix)))
     if d.stream_enabled:
         out["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": d.stream_view_type}
         label = _dt(d.created_s).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
@@ -121,6 +109,11 @@ def _key_schema(schema: list, attrs: dict[str, str]) -> tuple[str, str | None]:
         )
     hash_key = schema[0]["AttributeName"]
     range_key = None
+    if len(schema) > 2:
+        raise ValidationException(
+            "1 validation error detected: Value at 'keySchema' failed to satisfy constraint: "
+            "Member must have length less than or equal to 2"
+        )
     if len(schema) > 1:
         if schema[1]["KeyType"] != "RANGE":
             raise ValidationException(
@@ -219,6 +212,7 @@ def create_table(ctx: Context, p: dict) -> dict:
         )
     mode = p.get("BillingMode", "PROVISIONED")
     r, w = _throughput(p, mode)
+    indexes = parse_indexes(p, attrs, hash_key, range_key, mode)
     stream_enabled, view = _stream(p.get("StreamSpecification"))
     tags = {t["Key"]: t["Value"] for t in p.get("Tags", [])}
     if len(tags) > MAX_TAGS:
@@ -240,12 +234,12 @@ def create_table(ctx: Context, p: dict) -> dict:
         stream_enabled=stream_enabled,
         stream_view_type=view,
         tags=tags,
-        local_indexes=list(p.get("LocalSecondaryIndexes", [])),
-        global_indexes=list(p.get("GlobalSecondaryIndexes", [])),
+        indexes=indexes,
         on_demand_max_read=odt.get("MaxReadRequestUnits"),
         on_demand_max_write=odt.get("MaxWriteRequestUnits"),
     )
     table = ctx.tables.create(defn)
+    ctx.indexes.attach(table)
     ctx.configure_meter(table)
     return {"TableDescription": describe(ctx, table, "CREATING")}
 
@@ -280,7 +274,10 @@ def delete_table(ctx: Context, p: dict) -> dict:
         )
     reply = describe(ctx, table, "DELETING")
     ctx.tables.delete(name)
+    ctx.indexes.forget(table)
     ctx.meter.forget(table.defn.table_id)
+    for ix in table.defn.indexes:
+        ctx.meter.forget(ix.index_id)
     return {"TableDescription": reply}
 
 
@@ -289,11 +286,10 @@ def update_table(ctx: Context, p: dict) -> dict:
     table = ctx.table(name, _not_found(name))
     d = table.defn
     changes: dict = {}
-    if p.get("GlobalSecondaryIndexUpdates") or p.get("ReplicaUpdates"):
-        raise ValidationException(
-            "GlobalSecondaryIndexUpdates and ReplicaUpdates are not supported"
-        )
+    if p.get("ReplicaUpdates"):
+        raise ValidationException("ReplicaUpdates are not supported")
     mode = p.get("BillingMode", d.billing_mode)
+    gsi_updates = _gsi_updates(ctx, p, table, mode)
     if mode != d.billing_mode:
         changes["billing_mode"] = mode
     pt = p.get("ProvisionedThroughput")
@@ -337,17 +333,114 @@ def update_table(ctx: Context, p: dict) -> dict:
         odt = p["OnDemandThroughput"]
         changes["on_demand_max_read"] = odt.get("MaxReadRequestUnits")
         changes["on_demand_max_write"] = odt.get("MaxWriteRequestUnits")
-    if not changes and not any(
-        k in p for k in ("DeletionProtectionEnabled", "TableClass", "BillingMode")
+    if (
+        not changes
+        and not gsi_updates
+        and not any(k in p for k in ("DeletionProtectionEnabled", "TableClass", "BillingMode"))
     ):
         raise ValidationException(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
             "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
         )
     if changes:
-        ctx.tables.redefine(d.replace(**changes))
+        ctx.tables.change(name, lambda cur: cur.replace(**changes))
+    deleted = []
+    for action, ix in gsi_updates:
+        if action == "Create":
+            ctx.indexes.create(table, ix, dict(table.defn.attributes, **_new_attributes(p)))
+        elif action == "Delete":
+            deleted.append(ctx.indexes.delete(table, ix.name))
+            ctx.meter.forget(ix.index_id)
+        else:
+            ctx.tables.change(
+                name,
+                lambda cur, ix=ix: cur.replace(
+                    indexes=tuple(ix if i.name == ix.name else i for i in cur.indexes)
+                ),
+            )
+    if changes or gsi_updates:
         ctx.configure_meter(table)
-    return {"TableDescription": describe(ctx, table, "UPDATING" if changes else "ACTIVE")}
+    reply = describe(ctx, table, "UPDATING" if changes or gsi_updates else "ACTIVE")
+    if deleted:
+        gone = describe_indexes(
+            table.defn.replace(indexes=tuple(deleted)), reply["TableArn"], lambda ix: (0, 0)
+        )
+        for desc in gone["GlobalSecondaryIndexes"]:
+            desc["IndexStatus"] = "DELETING"
+            reply.setdefault("GlobalSecondaryIndexes", []).append(desc)
+    return {"TableDescription": reply}
+
+
+MSG_ONE_ONLINE = (
+    "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously "
+    "per table"
+)
+
+
+def _new_attributes(p: dict) -> dict[str, str]:
+    return {a["AttributeName"]: a["AttributeType"] for a in p.get("AttributeDefinitions") or ()}
+
+
+def _gsi_updates(ctx: Context, p: dict, table: Table, mode: str) -> list:
+    """UpdateTable's GlobalSecondaryIndexUpdates, checked: [(action, IndexDef)]."""
+    updates = p.get("GlobalSecondaryIndexUpdates")
+    if not updates:
+        return []
+    d = table.defn
+    attrs = dict(d.attributes)
+    for n, t in _new_attributes(p).items():
+        if attrs.get(n, t) != t:
+            raise ValidationException(
+                _p(f"Cannot change the type of attribute {n}: it is defined as {attrs[n]}")
+            )
+        attrs[n] = t
+    out: list = []
+    online = 0
+    for u in updates:
+        kinds = [k for k in ("Create", "Update", "Delete") if u.get(k) is not None]
+        if len(kinds) != 1:
+            raise ValidationException(
+                _p("One of GlobalSecondaryIndexUpdate's Create, Update or Delete must be given")
+            )
+        kind = kinds[0]
+        spec = u[kind]
+        name = spec["IndexName"]
+        current = d.index(name)
+        if kind == "Create":
+            if current is not None:
+                raise ValidationException(_p(f"Index with name {name} already exists"))
+            ix = parse_gsi(spec, attrs, mode)
+            if sum(i.is_global for i in d.indexes) + 1 > MAX_GSIS:
+                raise LimitExceededException(
+                    f"Subscriber limit exceeded: GlobalSecondaryIndex count exceeds the "
+                    f"per-table limit of {MAX_GSIS}"
+                )
+            check_non_key_total((*d.indexes, ix))
+            online += 1
+        else:
+            if current is None or not current.is_global:
+                raise ResourceNotFoundException(
+                    f"Requested resource not found: Index: {name} not found"
+                )
+            if kind == "Delete":
+                ix = current
+                online += 1
+            else:
+                if mode == "PAY_PER_REQUEST":
+                    raise ValidationException(
+                        _p(
+                            f"ProvisionedThroughput should not be specified for index: {name} "
+                            "when BillingMode is PAY_PER_REQUEST"
+                        )
+                    )
+                pt = spec["ProvisionedThroughput"]
+                ix = current.replace(
+                    read_units=pt["ReadCapacityUnits"], write_units=pt["WriteCapacityUnits"]
+                )
+        out.append((kind, ix))
+    if online > 1 or (online and any(i.status == "CREATING" for i in d.indexes)):
+        raise LimitExceededException(MSG_ONE_ONLINE)
+    return out
 
 
 def _arn_table(ctx: Context, arn: str) -> Table:

@@ -8,7 +8,14 @@ here from the Mutation the table layer returns.
 
 from __future__ import annotations
 
-from engine.api.common import Context, consumed, key_for
+from engine.api.common import (
+    Context,
+    admit_write,
+    charge_write,
+    consumed,
+    index_units,
+    key_for,
+)
 from engine.api.exprs import prepare_request
 from engine.capacity import read_units, write_units
 from engine.errors import ConditionalCheckFailedException, ValidationException
@@ -20,6 +27,7 @@ from engine.expr import (
     project,
     updated_paths,
 )
+from engine.index import check_index_keys
 from engine.model import check_item_size, validate_item
 
 __all__ = ["HANDLERS", "build_check", "build_delete", "build_put", "build_update"]
@@ -43,6 +51,8 @@ def build_put(ctx: Context, p: dict):
     table = ctx.table(p["TableName"])
     skey = table.key(item, what="item")
     size = check_item_size(item)
+    if table.defn.indexes:
+        check_index_keys(table.defn, item)
     with_item = _rvcf(p)
 
     def decide(old: dict | None) -> dict | None:
@@ -100,22 +110,23 @@ def build_update(ctx: Context, p: dict):
 
 
 def _write(ctx: Context, table, skey: bytes, decide):
-    ctx.meter.admit(table.defn.table_id, "write")
+    admit_write(ctx, table)
     m = table.mutate(skey, decide)
     units = write_units(m.old_size, m.new_size)
-    ctx.meter.charge(table.defn.table_id, "write", units)
-    return m, units
+    idx = index_units(m)
+    charge_write(ctx, table, units, idx)
+    return m, units, idx
 
 
 def put_item(ctx: Context, p: dict) -> dict:
     if p.get("ReturnValues", "NONE") not in ("NONE", "ALL_OLD"):
         raise ValidationException(MSG_RV)
     table, skey, decide, _ = build_put(ctx, p)
-    m, units = _write(ctx, table, skey, decide)
+    m, units, idx = _write(ctx, table, skey, decide)
     out: dict = {}
     if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
         out["Attributes"] = m.old
-    consumed(p.get("ReturnConsumedCapacity"), table, units, out)
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out, indexes=idx)
     return out
 
 
@@ -123,11 +134,11 @@ def delete_item(ctx: Context, p: dict) -> dict:
     if p.get("ReturnValues", "NONE") not in ("NONE", "ALL_OLD"):
         raise ValidationException(MSG_RV)
     table, skey, decide = build_delete(ctx, p)
-    m, units = _write(ctx, table, skey, decide)
+    m, units, idx = _write(ctx, table, skey, decide)
     out: dict = {}
     if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
         out["Attributes"] = m.old
-    consumed(p.get("ReturnConsumedCapacity"), table, units, out)
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out, indexes=idx)
     return out
 
 
@@ -140,7 +151,7 @@ def _updated(item: dict | None, prep: PreparedExpressions | None) -> dict:
 def update_item(ctx: Context, p: dict) -> dict:
     rv = p.get("ReturnValues", "NONE")
     table, skey, decide, prep = build_update(ctx, p)
-    m, units = _write(ctx, table, skey, decide)
+    m, units, idx = _write(ctx, table, skey, decide)
     out: dict = {}
     if rv == "ALL_OLD":
         attrs = m.old
@@ -154,7 +165,7 @@ def update_item(ctx: Context, p: dict) -> dict:
         attrs = None
     if attrs:
         out["Attributes"] = attrs
-    consumed(p.get("ReturnConsumedCapacity"), table, units, out)
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out, indexes=idx)
     return out
 
 

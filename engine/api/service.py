@@ -25,6 +25,7 @@ from engine.errors import (
     ResourceNotFoundException,
     UnknownOperationException,
 )
+from engine.index import Indexes
 from engine.storage import KeyspaceError, Store
 from engine.table import Tables
 
@@ -54,10 +55,12 @@ class Service:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        tables = Tables(store)
         self.ctx = Context(
             store,
-            Tables(store),
+            tables,
             Meter(clock),
+            Indexes(tables),
             region=region,
             account_id=account_id,
             endpoint_address=endpoint_address,
@@ -71,6 +74,11 @@ class Service:
         tid = self.ctx.table(table_name).defn.table_id
         consumed = self.ctx.meter.consumed
         return {kind: consumed.get((tid, kind), 0.0) for kind in ("read", "write")}
+
+    def close(self) -> None:
+        """Stop background work (index backfills; an unfinished one resumes when the store
+        is opened again). The store itself is the caller's to close, after this."""
+        self.ctx.indexes.close()
 
     @staticmethod
     def operations() -> list[str]:

@@ -14,7 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 
-from engine.api.common import Context, consumed, key_for
+from engine.api.common import (
+    Context,
+    admit_write,
+    charge_write,
+    consumed,
+    index_units,
+    key_for,
+)
 from engine.api.exprs import prepare_request
 from engine.api.items import build_check, build_delete, build_put, build_update
 from engine.capacity import read_units, write_units
@@ -100,7 +107,7 @@ def _run_write(ctx: Context, p: dict) -> dict:
         actions.append(TxnAction(table, skey, decide))
         tables.append(table)
     for t in tables:
-        ctx.meter.admit(t.defn.table_id, "write")
+        admit_write(ctx, t)
     try:
         muts = transact_write(ctx.tables.locks, actions)
     except Cancelled as exc:
@@ -108,12 +115,15 @@ def _run_write(ctx: Context, p: dict) -> dict:
     per_table: dict[str, tuple] = {}
     for t, m in zip(tables, muts, strict=True):
         u = write_units(m.old_size, m.new_size, transactional=True)
-        ctx.meter.charge(t.defn.table_id, "write", u)
-        prev = per_table.get(t.defn.name, (t, 0.0))
-        per_table[t.defn.name] = (t, prev[1] + u)
+        idx = {n: 2 * iu for n, iu in (index_units(m) or {}).items()}
+        charge_write(ctx, t, u, idx)
+        _, prev, prev_idx = per_table.get(t.defn.name, (t, 0.0, {}))
+        for n, iu in idx.items():
+            prev_idx[n] = prev_idx.get(n, 0.0) + iu
+        per_table[t.defn.name] = (t, prev + u, prev_idx)
     out: dict = {}
-    for t, u in per_table.values():
-        consumed(p.get("ReturnConsumedCapacity"), t, u, out, many=True)
+    for t, u, idx in per_table.values():
+        consumed(p.get("ReturnConsumedCapacity"), t, u, out, many=True, indexes=idx)
     return out
 
 

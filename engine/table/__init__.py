@@ -7,7 +7,9 @@ Public surface:
   a read-check-write under the key's lock, committed as one storage batch.
 - WriteHook (Table.add_hook): how secondary indexes and streams check every changing write
   and add their own operations to its storage batch.
-- query_range / segment_range / read_page -> Page: Query and Scan pages (1 MiB, Limit).
+- query_range / sort_bounds / segment_range / read_page -> Page: Query and Scan pages
+  (1 MiB, Limit), of the base keyspace or of an index keyspace.
+- IndexDef: a secondary index's definition (TableDef.indexes); engine.index maintains it.
 - transact_write / transact_get with TxnAction, Cancelled and Reason; TokenCache for
   ClientRequestToken idempotency.
 - key_of(defn, skey): the key attributes of a storage key; encode_value / decode_value:
@@ -15,9 +17,9 @@ Public surface:
 """
 
 from engine.table.locks import KeyLocks
-from engine.table.read import Page, query_range, read_page, segment_range
-from engine.table.registry import Tables
-from engine.table.schema import TableDef, key_of, storage_key
+from engine.table.read import Page, query_range, read_page, segment_range, sort_bounds
+from engine.table.registry import Tables, with_keyspace
+from engine.table.schema import IndexDef, TableDef, key_of, storage_key
 from engine.table.table import (
     Mutation,
     Table,
@@ -37,6 +39,7 @@ from engine.table.transact import (
 
 __all__ = [
     "Cancelled",
+    "IndexDef",
     "KeyLocks",
     "Mutation",
     "Page",
@@ -53,8 +56,10 @@ __all__ = [
     "query_range",
     "read_page",
     "segment_range",
+    "sort_bounds",
     "storage_key",
     "successor",
     "transact_get",
     "transact_write",
+    "with_keyspace",
 ]

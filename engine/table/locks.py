@@ -53,6 +53,13 @@ class KeyLocks:
             for s in reversed(taken):
                 locks[s].release()
 
+    def barrier(self) -> None:
+        """Wait until every writer holding a stripe now has released it (take and release
+        every stripe in order): a writer that starts later sees what was changed before."""
+        for lock in self._locks:
+            with lock:
+                pass
+
     def lock_one(self, keyspace: str, key: bytes) -> threading.Lock:
         """The mutex of one key (use as a context manager)."""
         return self._locks[hash((keyspace, key)) & self._mask]

@@ -29,7 +29,7 @@ from engine.table.table import Table, successor
 
 _unpack_size = struct.Struct("<I").unpack_from
 
-__all__ = ["PAGE_BYTES", "Page", "query_range", "read_page", "segment_range"]
+__all__ = ["PAGE_BYTES", "Page", "query_range", "read_page", "segment_range", "sort_bounds"]
 
 PAGE_BYTES = 1 << 20
 
@@ -44,6 +44,7 @@ class Page:
     count: int = 0
     scanned: int = 0
     last_key: bytes | None = None
+    last_value: bytes | None = None
     read_bytes: int = 0
 
 
@@ -62,22 +63,37 @@ def query_range(
     d = table.defn
     ht = d.hash_type
     p = encode_primary_key(ht, pk[ht])
+    return sort_bounds(p, d.range_key, d.range_type, sort_op, sort_values)
+
+
+def sort_bounds(
+    p: bytes,
+    name: str | None,
+    rt: str | None,
+    sort_op: str | None,
+    sort_values: tuple[dict, ...],
+) -> tuple[bytes, bytes | None, KeyCheck | None]:
+    """(start, end, extra check) of the keys that start with ``p`` and continue with the
+    encoded sort key attribute ``name`` (type ``rt``) satisfying ``sort_op``.
+
+    Keys may go on after the sort key (an index entry ends with its base key), so every
+    bound is a prefix bound: ``v`` itself ends at ``successor(p | enc(v))``.
+    """
     p_end = successor(p)
     if sort_op is None:
         return p, p_end, None
-    rt = d.range_type
     assert rt is not None
-    e = encode_key_value(rt, sort_values[0][rt])
+    e = p + encode_key_value(rt, sort_values[0][rt])
     if sort_op == "=":
-        return p + e, p + e + b"\x00", None
+        return e, successor(e), None
     if sort_op == "<":
-        return p, p + e, None
+        return p, e, None
     if sort_op == "<=":
-        return p, p + e + b"\x00", None
+        return p, successor(e), None
     if sort_op == ">":
-        return p + e + b"\x00", p_end, None
+        return successor(e), p_end, None  # type: ignore[return-value]
     if sort_op == ">=":
-        return p + e, p_end, None
+        return e, p_end, None
     if sort_op == "BETWEEN":
         lo, hi = sort_values
         if compare_values(lo, hi) > 0:  # type: ignore[operator]
@@ -86,14 +102,14 @@ def query_range(
                 f"greater than or equal to lower bound; lower bound operand: {_fmt(lo)}, "
                 f"upper bound operand: {_fmt(hi)}"
             )
-        return p + e, p + encode_key_value(rt, hi[rt]) + b"\x00", None
+        return e, successor(p + encode_key_value(rt, hi[rt])), None
     assert sort_op == "begins_with"
     prefix = sort_values[0][rt]
-    stem = p + e[:-2]  # the escaped bytes without the terminator
-    name = d.range_key
+    stem = e[:-2]  # the escaped bytes without the terminator
 
     def starts(item: dict) -> bool:
-        return item[name][rt].startswith(prefix)  # type: ignore[index]
+        v = item.get(name)  # type: ignore[arg-type]
+        return v is not None and v[rt].startswith(prefix)
 
     return stem, successor(stem), starts
 
@@ -119,11 +135,15 @@ def read_page(
     accept: Callable[[dict], bool] | None = None,
     keep_items: bool = True,
     snapshot: Snapshot | None = None,
+    keyspace: str | None = None,
+    fetch: Callable[[dict], dict | None] | None = None,
 ) -> Page:
     """Read one page of [start, end), resuming after the storage key ``after``.
 
     ``accept`` is the filter (applied after the item is counted as scanned); items it
-    accepts are returned when ``keep_items``. Projection is the caller's.
+    accepts are returned when ``keep_items``. Projection is the caller's. ``keyspace``
+    reads one of the table's index keyspaces instead of its base keyspace; ``fetch``
+    replaces each decoded entry before it is checked (an LSI fetching base items).
     """
     if after is not None:
         if reverse:
@@ -138,14 +158,17 @@ def read_page(
     size = 0
     scanned = 0
     count = 0
-    rows = table.iter_items(start, end, reverse=reverse, snapshot=snapshot)
-    if not keep_items and key_check is None and accept is None:
+    rows = table.store.scan(
+        keyspace or table.keyspace, start, end, reverse=reverse, snapshot=snapshot
+    )
+    if not keep_items and key_check is None and accept is None and fetch is None:
         # Select=COUNT without a filter: the stored size is all a page needs.
         for skey, data in rows:
             scanned += 1
             size += unpack(data)[0]
             if scanned == limit or size >= PAGE_BYTES:
                 page.last_key = skey
+                page.last_value = data
                 break
         count = scanned
     else:
@@ -153,6 +176,10 @@ def read_page(
             item = decode(data[4:])
             if key_check is not None and not key_check(item):
                 continue
+            if fetch is not None:
+                item = fetch(item)
+                if item is None:
+                    continue
             scanned += 1
             size += unpack(data)[0]
             if accept is None or accept(item):
@@ -161,6 +188,7 @@ def read_page(
                     append(item)
             if scanned == limit or size >= PAGE_BYTES:
                 page.last_key = skey
+                page.last_value = data
                 break
     page.count = count
     page.scanned = scanned

@@ -17,14 +17,29 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from engine.errors import ResourceInUseException
 from engine.storage import Store
 from engine.table.locks import KeyLocks
-from engine.table.schema import CATALOG_PREFIX, TableDef, decode_table_def, encode_table_def
+from engine.table.schema import (
+    CATALOG_PREFIX,
+    IndexDef,
+    TableDef,
+    decode_table_def,
+    encode_table_def,
+)
 from engine.table.table import Table
 
-__all__ = ["Tables"]
+__all__ = ["Tables", "with_keyspace"]
+
+
+def with_keyspace(ix: IndexDef) -> IndexDef:
+    """``ix`` with a fresh id and keyspace (``index.<id>``) if it has none yet."""
+    if ix.keyspace:
+        return ix
+    index_id = uuid.uuid4().hex
+    return ix.replace(index_id=index_id, keyspace=f"index.{index_id}")
 
 
 class Tables:
@@ -55,21 +70,51 @@ class Tables:
             if defn.name in self._tables:
                 raise ResourceInUseException(f"Table already exists: {defn.name}")
             table_id = uuid.uuid4().hex
-            d = defn.replace(table_id=table_id, keyspace=f"table.{table_id}", created_s=time.time())
+            d = defn.replace(
+                table_id=table_id,
+                keyspace=f"table.{table_id}",
+                created_s=time.time(),
+                indexes=tuple(with_keyspace(ix) for ix in defn.indexes),
+            )
             self.store.catalog_put(
                 {CATALOG_PREFIX + d.name.encode(): encode_table_def(d)},
-                create_keyspaces=(d.keyspace,),
+                create_keyspaces=(d.keyspace, *(ix.keyspace for ix in d.indexes)),
             )
             table = self._tables[d.name] = Table(self.store, d, self.locks)
             return table
 
-    def redefine(self, defn: TableDef) -> None:
-        """Durably replace a table's definition (same name and keyspace)."""
+    def redefine(self, defn: TableDef, *, create_keyspaces: tuple[str, ...] = ()) -> None:
+        """Durably replace a table's definition (same name and keyspace), creating
+        ``create_keyspaces`` (a new index's) in the same catalog transaction."""
         with self._mutex:
             table = self._tables[defn.name]
             assert table.defn.keyspace == defn.keyspace
-            self.store.catalog_put({CATALOG_PREFIX + defn.name.encode(): encode_table_def(defn)})
+            self.store.catalog_put(
+                {CATALOG_PREFIX + defn.name.encode(): encode_table_def(defn)},
+                create_keyspaces=create_keyspaces,
+            )
             table.defn = defn
+
+    def change(
+        self,
+        name: str,
+        edit: Callable[[TableDef], TableDef],
+        *,
+        create_keyspaces: tuple[str, ...] = (),
+    ) -> TableDef:
+        """Durably replace table ``name``'s definition by ``edit(current)``, reading and
+        writing under the registry lock so concurrent changes (UpdateTable, a backfill
+        finishing) never lose one another. Raises KeyError if there is no such table."""
+        with self._mutex:
+            table = self._tables[name]
+            defn = edit(table.defn)
+            assert defn.keyspace == table.defn.keyspace
+            self.store.catalog_put(
+                {CATALOG_PREFIX + name.encode(): encode_table_def(defn)},
+                create_keyspaces=create_keyspaces,
+            )
+            table.defn = defn
+            return defn
 
     def delete(self, name: str) -> Table | None:
         """Remove a table and its items; None if there is no such table."""
@@ -79,6 +124,8 @@ class Tables:
                 return None
             self.store.catalog_put({CATALOG_PREFIX + name.encode(): None})
             self.store.drop_keyspace(table.keyspace)
+            for ix in table.defn.indexes:
+                self.store.drop_keyspace(ix.keyspace)
             return table
 
     def _check(self) -> None:
@@ -86,3 +133,5 @@ class Tables:
         for name, table in self._tables.items():
             assert table.defn.name == name
             assert table.keyspace in live, f"table {name} lost its keyspace"
+            for ix in table.defn.indexes:
+                assert ix.keyspace in live, f"index {name}/{ix.name} lost its keyspace"

@@ -24,6 +24,7 @@ from engine.model import validate_key_value
 
 __all__ = [
     "CATALOG_PREFIX",
+    "IndexDef",
     "TableDef",
     "decode_table_def",
     "encode_table_def",
@@ -32,6 +33,37 @@ __all__ = [
 ]
 
 CATALOG_PREFIX = b"table/"
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    """One secondary index's durable definition.
+
+    A GSI's key is up to four partition key attributes then up to four sort key attributes
+    (``hash_keys``, ``range_keys``); an LSI has the table's partition key and one sort key.
+    ``projection`` is ALL, KEYS_ONLY or INCLUDE (with ``non_key``). ``status`` is CREATING
+    while an online backfill runs, else ACTIVE. ``index_id`` names the index's capacity
+    buckets; ``keyspace`` holds its entries (engine.index describes their layout).
+    """
+
+    name: str
+    is_global: bool
+    hash_keys: tuple[str, ...]
+    range_keys: tuple[str, ...]
+    projection: str = "ALL"
+    non_key: tuple[str, ...] = ()
+    keyspace: str = ""
+    index_id: str = ""
+    status: str = "ACTIVE"
+    read_units: int = 0
+    write_units: int = 0
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return self.hash_keys + self.range_keys
+
+    def replace(self, **changes: object) -> IndexDef:
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -57,8 +89,7 @@ class TableDef:
     stream_enabled: bool = False
     stream_view_type: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    local_indexes: list = field(default_factory=list)
-    global_indexes: list = field(default_factory=list)
+    indexes: tuple[IndexDef, ...] = ()
     last_increase_s: float | None = None
     last_decrease_s: float | None = None
     decreases_today: int = 0
@@ -82,13 +113,35 @@ class TableDef:
     def replace(self, **changes: object) -> TableDef:
         return dataclasses.replace(self, **changes)
 
+    def index(self, name: str) -> IndexDef | None:
+        for ix in self.indexes:
+            if ix.name == name:
+                return ix
+        return None
+
 
 def encode_table_def(d: TableDef) -> bytes:
     return json.dumps(dataclasses.asdict(d), sort_keys=True).encode()
 
 
 def decode_table_def(data: bytes) -> TableDef:
-    return TableDef(**json.loads(data))
+    fields = json.loads(data)
+    # Definitions written before indexes were maintained kept them as wire-shaped lists
+    # that had no keyspace; they cannot be revived and are dropped.
+    fields.pop("local_indexes", None)
+    fields.pop("global_indexes", None)
+    fields["indexes"] = tuple(
+        IndexDef(
+            **dict(
+                ix,
+                hash_keys=tuple(ix["hash_keys"]),
+                range_keys=tuple(ix["range_keys"]),
+                non_key=tuple(ix["non_key"]),
+            )
+        )
+        for ix in fields.get("indexes", ())
+    )
+    return TableDef(**fields)
 
 
 def storage_key(d: TableDef, key: dict, *, what: str = "key") -> bytes:

@@ -61,23 +61,30 @@ class WriteHook(Protocol):
     ``check`` runs under the key's lock once the new item is decided and may raise a
     DynamoDBError to refuse the write (nothing is written); ``stage`` adds the feature's own
     operations to the storage batch that writes the item, so both commit atomically. Both
-    run only for writes that change the item.
+    run only for writes that change the item. ``committed`` runs once the batch is durable
+    (the feature's counters follow it).
     """
 
     def check(self, table: Table, m: Mutation) -> None: ...
 
     def stage(self, table: Table, batch: WriteBatch, skey: bytes, m: Mutation) -> None: ...
 
+    def committed(self, table: Table, m: Mutation) -> None: ...
+
 
 @dataclass(slots=True)
 class Mutation:
-    """The outcome of one write: the item before and after (None: absent), their sizes."""
+    """The outcome of one write: the item before and after (None: absent), their sizes.
+
+    ``index_changes`` is filled by the index hook: index name -> (entries added, bytes
+    added, write units), for capacity and the index counters."""
 
     old: dict | None
     new: dict | None
     old_size: int
     new_size: int
     seqno: int = 0
+    index_changes: dict | None = None
 
 
 class Table:
@@ -187,13 +194,14 @@ class Table:
     # -------------------------------------------------------------- counters
 
     def note_write(self, m: Mutation) -> None:
-        """Account a committed mutation in the item counters."""
+        """Account a committed mutation in the item counters (and the hooks')."""
         with self._stats_lock:
             s = self._stats
-            if s is None or m.seqno <= s[0]:
-                return
-            s[1] += (m.new is not None) - (m.old is not None)
-            s[2] += m.new_size - m.old_size
+            if s is not None and m.seqno > s[0]:
+                s[1] += (m.new is not None) - (m.old is not None)
+                s[2] += m.new_size - m.old_size
+        for hook in self.hooks:
+            hook.committed(self, m)
 
     def counters(self) -> tuple[int, int]:
         """(ItemCount, TableSizeBytes), exact as of now."""

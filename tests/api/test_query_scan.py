@@ -130,11 +130,26 @@ def test_select_count_and_projection(ddb, table):
     assert "Items" not in r and r["Count"] == 10 and r["ScannedCount"] == 10
     r = q(ddb, table, "pk = :p", P, ProjectionExpression="sk")
     assert r["Items"][0] == {"sk": {"N": "0"}}
-    with raises("ValidationException"):
+    with raises("ValidationException") as e:
         q(ddb, table, "pk = :p", P, Select="SPECIFIC_ATTRIBUTES")
+    assert err(e) == (
+        "1 validation error detected: Must specify the AttributesToGet or ProjectionExpression "
+        "when choosing to get SPECIFIC_ATTRIBUTES"
+    )
+    with raises("ValidationException") as e:
+        ddb.scan(TableName=table, Select="SPECIFIC_ATTRIBUTES")
+    assert err(e) == (
+        "Must specify the AttributesToGet or ProjectionExpression when choosing to get "
+        "SPECIFIC_ATTRIBUTES"
+    )
     with raises("ValidationException") as e:
         q(ddb, table, "pk = :p", P, Select="COUNT", ProjectionExpression="sk")
-    assert err(e) == "Cannot specify the ProjectionExpression when choosing to get only the Count"
+    # Query words it as a validation error list, Scan does not (both checked against AWS
+    # by another emulator's suite)
+    assert err(e) == (
+        "1 validation error detected: Cannot specify the ProjectionExpression when choosing "
+        "to get only the Count"
+    )
     with raises("ValidationException") as e:
         ddb.scan(TableName=table, Select="ALL_ATTRIBUTES", AttributesToGet=["sk"])
     assert err(e) == "Cannot specify the AttributesToGet when choosing to get ALL_ATTRIBUTES"

@@ -181,7 +181,11 @@ def test_format_doc_example_of_a_table_value():
 
 class ShadowHook:
     """A toy index: mirrors every item's key into keyspace "shadow"; refuses items with
-    attribute "bad" the way an index refuses a wrongly typed index key."""
+    attribute "bad" the way an index refuses a wrongly typed index key; records the seqno of
+    every committed write it staged."""
+
+    def __init__(self):
+        self.committed_seqnos = []
 
     def check(self, table, m):
         if m.new is not None and "bad" in m.new:
@@ -193,12 +197,16 @@ class ShadowHook:
         else:
             batch.put("shadow", skey, b"1")
 
+    def committed(self, table, m):
+        self.committed_seqnos.append(m.seqno)
+
 
 def test_write_hooks_commit_with_the_item_or_refuse_it(store):
     tables = Tables(store)
     t = tables.create(definition())
     store.create_keyspace("shadow")
-    t.add_hook(ShadowHook())
+    hook = ShadowHook()
+    t.add_hook(hook)
     a = {"pk": {"S": "a"}, "sk": {"N": "1"}}
     b = {"pk": {"S": "b"}, "sk": {"N": "1"}}
     t.mutate(t.key(a), lambda old: a)
@@ -220,3 +228,6 @@ def test_write_hooks_commit_with_the_item_or_refuse_it(store):
     assert t.get(t.key(a)) == a and store.get("shadow", t.key(a)) == b"1"
     t.mutate(t.key(a), lambda old: None)
     assert store.get("shadow", t.key(a)) is None
+    # committed() saw the three writes that landed, in order, and none that was refused
+    assert len(hook.committed_seqnos) == 3
+    assert hook.committed_seqnos == sorted(hook.committed_seqnos)

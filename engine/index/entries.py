@@ -1,0 +1,127 @@
+"""Index entries: their keys, their values, and the check that an item can be indexed.
+
+An index keyspace holds one entry per indexed item (docs/FORMAT.md, "Index entry")::
+
+    entry key   := hash: u32 BE | enc(h1) .. enc(hN) | enc(r1) .. enc(rM) | base key
+    hash        := the table's hash of enc(h1) .. enc(hN) (engine.codec.hash_prefix)
+    entry value := size: u32 LE | item codec of the projected item  (a table base value)
+
+``h1..hN`` are the index's partition key attributes and ``r1..rM`` its sort key attributes,
+each encoded by the order-preserving key encoding; the encodings are self-delimiting, so a
+Query is a prefix range over the partition (and any leading sort key equalities) narrowed
+by the last sort key condition, exactly as on a base table. The base key at the end makes
+entries of items with equal index keys distinct. An item lacking any index key attribute
+has no entry (a sparse index). The hash prefix spreads index partitions the way base
+partitions are spread, so parallel Scan of an index splits its hash space too.
+
+The projected item always carries the table's key and the index's key attributes; KEYS_ONLY
+stops there, INCLUDE adds its NonKeyAttributes, ALL is the whole item.
+
+Pure functions; thread-safe.
+"""
+
+from __future__ import annotations
+
+from engine.codec import encode_key_values, hash_prefix
+from engine.errors import ValidationException
+from engine.model import item_size
+from engine.table import IndexDef, TableDef, encode_value
+
+__all__ = [
+    "check_index_keys",
+    "encode_entry",
+    "entry_key",
+    "partition_prefix",
+    "project_entry",
+    "projected_names",
+]
+
+_EMPTY = {"S": "string", "B": "binary"}
+
+
+def check_index_keys(d: TableDef, item: dict) -> None:
+    """Refuse an item whose index key attribute has the wrong type or is empty.
+
+    DynamoDB names the first such index in index-name order. Attributes that are absent
+    are fine (the item is just not indexed). The table's own key attributes were checked
+    already and are skipped. Raises ValidationException.
+    """
+    own = d.key_names
+    for ix in sorted(d.indexes, key=lambda i: i.name):
+        for name in ix.key_names:
+            if name in own:
+                continue
+            v = item.get(name)
+            if v is None:
+                continue
+            want = d.attributes[name]
+            ((tag, raw),) = v.items()
+            if tag != want:
+                raise ValidationException(
+                    "One or more parameter values were invalid: Type mismatch for Index Key "
+                    f"{name} Expected: {want} Actual: {tag} IndexName: {ix.name}"
+                )
+            if not raw and tag in _EMPTY:
+                raise ValidationException(
+                    "One or more parameter values are not valid. A value specified for a "
+                    "secondary index key is not supported. The AttributeValue for a key "
+                    f"attribute cannot contain an empty {_EMPTY[tag]} value. IndexName: "
+                    f"{ix.name}, IndexKey: {name}"
+                )
+
+
+def partition_prefix(d: TableDef, ix: IndexDef, values: list[dict]) -> bytes:
+    """``hash | enc(h1) .. enc(hN)`` for the partition key values (in key schema order)."""
+    p = encode_key_values(
+        [(d.attributes[n], v[d.attributes[n]]) for n, v in zip(ix.hash_keys, values)]
+    )
+    return hash_prefix(p) + p
+
+
+def entry_key(d: TableDef, ix: IndexDef, item: dict, base_key: bytes) -> bytes | None:
+    """The entry key of ``item`` (stored under ``base_key``), or None if it is not indexed:
+    an index key attribute is missing or not of its defined type (an item written before
+    the index existed may hold one; DynamoDB leaves such items out of the index too)."""
+    attrs = d.attributes
+    parts = []
+    for name in ix.hash_keys:
+        v = item.get(name)
+        t = attrs[name]
+        if v is None or t not in v:
+            return None
+        parts.append((t, v[t]))
+    p = encode_key_values(parts)
+    if ix.range_keys:
+        parts = []
+        for name in ix.range_keys:
+            v = item.get(name)
+            t = attrs[name]
+            if v is None or t not in v:
+                return None
+            parts.append((t, v[t]))
+        return hash_prefix(p) + p + encode_key_values(parts) + base_key
+    return hash_prefix(p) + p + base_key
+
+
+def projected_names(d: TableDef, ix: IndexDef) -> frozenset[str] | None:
+    """The attribute names an entry of ``ix`` carries; None for ALL (every attribute)."""
+    if ix.projection == "ALL":
+        return None
+    return frozenset(d.key_names) | frozenset(ix.key_names) | frozenset(ix.non_key)
+
+
+def project_entry(d: TableDef, ix: IndexDef, item: dict) -> dict:
+    """The part of ``item`` that ``ix`` stores."""
+    keep = projected_names(d, ix)
+    if keep is None:
+        return item
+    return {k: v for k, v in item.items() if k in keep}
+
+
+def encode_entry(d: TableDef, ix: IndexDef, item: dict, size: int) -> tuple[bytes, int]:
+    """(entry value, its DynamoDB size) of ``item`` (of size ``size``) in ``ix``."""
+    if ix.projection == "ALL":
+        return encode_value(item, size), size
+    entry = project_entry(d, ix, item)
+    esize = item_size(entry)
+    return encode_value(entry, esize), esize

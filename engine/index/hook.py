@@ -1,0 +1,129 @@
+"""Index maintenance: the write hook that keeps a table's indexes in its item batches.
+
+Every changing write of a table with indexes passes through :class:`IndexHook` under the
+item's lock (engine.table.WriteHook): ``check`` refuses an index key attribute of the wrong
+type or an empty one before anything is written; ``stage`` adds, to the storage batch that
+writes the item, the deletion of the old entry and the put of the new one for each index
+whose entry changes, so item and entries commit together or not at all; ``committed`` moves
+the index counters (ItemCount, IndexSizeBytes) once the batch is durable.
+
+Capacity: each index write costs one unit per 1 KB of the entry written (or deleted); a
+write that moves an item to a new index key costs a delete and a put, as DynamoDB charges.
+``stage`` leaves, per index, (entries added, bytes added, write units) in
+``Mutation.index_changes`` for the API layer to charge and report.
+
+Counters are exact: computed by one scan of the index at a snapshot when first asked for,
+then moved by every committed write after that snapshot (the table's counters work the
+same way). While an index is CREATING its entries are also written by the backfill, so its
+counters are not cached until it is ACTIVE.
+
+Thread-safety: every method may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+
+from engine.capacity import write_units
+from engine.index.entries import check_index_keys, encode_entry, entry_key, project_entry
+from engine.model import item_size
+from engine.storage import WriteBatch
+from engine.table import IndexDef, Mutation, Table
+
+__all__ = ["IndexHook"]
+
+_SIZE = struct.Struct("<I")
+
+
+def _entry_size(d, ix: IndexDef, item: dict, size: int) -> int:
+    return size if ix.projection == "ALL" else item_size(project_entry(d, ix, item))
+
+
+class IndexHook:
+    """The indexes of one table (an engine.table.WriteHook)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._counters: dict[str, list[int]] = {}  # keyspace -> [seqno, count, bytes]
+
+    # ----------------------------------------------------------- the hook
+
+    def check(self, table: Table, m: Mutation) -> None:
+        new = m.new
+        if new is None or not table.defn.indexes:
+            return
+        old = m.old
+        if old is not None:
+            # Only values this write sets are checked: an item stored before its index
+            # existed may keep an unindexable value it does not touch.
+            new = {k: v for k, v in new.items() if old.get(k) != v}
+        check_index_keys(table.defn, new)
+
+    def stage(self, table: Table, batch: WriteBatch, skey: bytes, m: Mutation) -> None:
+        d = table.defn
+        changes = {}
+        old, new = m.old, m.new
+        for ix in d.indexes:
+            ok = None if old is None else entry_key(d, ix, old, skey)
+            nk = None if new is None else entry_key(d, ix, new, skey)
+            if ok is None and nk is None:
+                continue
+            ks = ix.keyspace
+            old_size = 0 if ok is None else _entry_size(d, ix, old, m.old_size)  # type: ignore[arg-type]
+            if nk is None:
+                batch.delete(ks, ok)  # type: ignore[arg-type]
+                changes[ix.name] = (-1, -old_size, write_units(old_size, 0))
+                continue
+            if (
+                ok == nk
+                and ix.projection != "ALL"
+                and project_entry(d, ix, old) == project_entry(d, ix, new)  # type: ignore[arg-type]
+            ):
+                continue  # the entry would not change
+            value, new_size = encode_entry(d, ix, new, m.new_size)  # type: ignore[arg-type]
+            batch.put(ks, nk, value)
+            if ok == nk:
+                changes[ix.name] = (0, new_size - old_size, write_units(old_size, new_size))
+            elif ok is None:
+                changes[ix.name] = (1, new_size, write_units(0, new_size))
+            else:
+                batch.delete(ks, ok)
+                units = write_units(old_size, 0) + write_units(0, new_size)
+                changes[ix.name] = (0, new_size - old_size, units)
+        m.index_changes = changes or None
+
+    def committed(self, table: Table, m: Mutation) -> None:
+        changes = m.index_changes
+        if not changes:
+            return
+        with self._mutex:
+            for ix in table.defn.indexes:
+                c = changes.get(ix.name)
+                s = self._counters.get(ix.keyspace)
+                if c is None or s is None or m.seqno <= s[0]:
+                    continue
+                s[1] += c[0]
+                s[2] += c[1]
+
+    # ------------------------------------------------------------ counters
+
+    def counters(self, table: Table, ix: IndexDef) -> tuple[int, int]:
+        """(ItemCount, IndexSizeBytes) of ``ix``, exact as of now."""
+        with self._mutex:
+            s = self._counters.get(ix.keyspace)
+            if s is not None:
+                return s[1], s[2]
+            store = table.store
+            count = size = 0
+            with store.snapshot() as snap:
+                for _, data in store.scan(ix.keyspace, snapshot=snap):
+                    count += 1
+                    size += _SIZE.unpack_from(data)[0]
+                if ix.status == "ACTIVE":
+                    self._counters[ix.keyspace] = [snap.seqno, count, size]
+            return count, size
+
+    def forget(self, ix: IndexDef) -> None:
+        with self._mutex:
+            self._counters.pop(ix.keyspace, None)
