@@ -14,6 +14,7 @@ from engine.api.common import (
     Context,
     admit_write,
     charge_write,
+    collection_metrics,
     consumed,
     index_units,
     key_for,
@@ -135,6 +136,9 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
             for n, iu in (idx or {}).items():
                 idx_total[n] = idx_total.get(n, 0.0) + iu
             processed += 1
+            icm = collection_metrics(ctx, p, table, skey)
+            if icm is not None:
+                out.setdefault("ItemCollectionMetrics", {}).setdefault(name, []).append(icm)
         if left:
             out["UnprocessedItems"][name] = left
         consumed(p.get("ReturnConsumedCapacity"), table, units, out, many=True, indexes=idx_total)

@@ -17,13 +17,14 @@ from engine.errors import ResourceNotFoundException, ValidationException
 from engine.index import Indexes
 from engine.model import validate_item
 from engine.storage import Store
-from engine.table import Table, Tables, TokenCache
+from engine.table import Table, Tables, TokenCache, key_of
 
 __all__ = [
     "MSG_NOT_FOUND",
     "Context",
     "admit_write",
     "charge_write",
+    "collection_metrics",
     "consumed",
     "index_units",
     "key_for",
@@ -129,6 +130,22 @@ def consumed(
         reply.setdefault("ConsumedCapacity", []).append(cc)
     else:
         reply["ConsumedCapacity"] = cc
+
+
+def collection_metrics(ctx: Context, p: dict, table: Table, skey: bytes) -> dict | None:
+    """ItemCollectionMetrics of a write to ``skey`` when the request asks for them
+    (ReturnItemCollectionMetrics SIZE) and the table has LSIs (only those have item
+    collections), else None. The size range is whole gigabytes around the exact size."""
+    if p.get("ReturnItemCollectionMetrics") != "SIZE":
+        return None
+    d = table.defn
+    if all(ix.is_global for ix in d.indexes):
+        return None
+    lo = float(ctx.indexes.collection_size(table, skey) // (1 << 30))
+    return {
+        "ItemCollectionKey": {d.hash_key: key_of(d, skey)[d.hash_key]},
+        "SizeEstimateRangeGB": [lo, lo + 1.0],
+    }
 
 
 def index_units(m) -> dict[str, float] | None:

@@ -12,6 +12,7 @@ from engine.api.common import (
     Context,
     admit_write,
     charge_write,
+    collection_metrics,
     consumed,
     index_units,
     key_for,
@@ -118,6 +119,12 @@ def _write(ctx: Context, table, skey: bytes, decide):
     return m, units, idx
 
 
+def _metrics(ctx: Context, p: dict, table, skey: bytes, out: dict) -> None:
+    icm = collection_metrics(ctx, p, table, skey)
+    if icm is not None:
+        out["ItemCollectionMetrics"] = icm
+
+
 def put_item(ctx: Context, p: dict) -> dict:
     if p.get("ReturnValues", "NONE") not in ("NONE", "ALL_OLD"):
         raise ValidationException(MSG_RV)
@@ -127,6 +134,7 @@ def put_item(ctx: Context, p: dict) -> dict:
     if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
         out["Attributes"] = m.old
     consumed(p.get("ReturnConsumedCapacity"), table, units, out, indexes=idx)
+    _metrics(ctx, p, table, skey, out)
     return out
 
 
@@ -139,6 +147,7 @@ def delete_item(ctx: Context, p: dict) -> dict:
     if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
         out["Attributes"] = m.old
     consumed(p.get("ReturnConsumedCapacity"), table, units, out, indexes=idx)
+    _metrics(ctx, p, table, skey, out)
     return out
 
 
@@ -166,6 +175,7 @@ def update_item(ctx: Context, p: dict) -> dict:
     if attrs:
         out["Attributes"] = attrs
     consumed(p.get("ReturnConsumedCapacity"), table, units, out, indexes=idx)
+    _metrics(ctx, p, table, skey, out)
     return out
 
 

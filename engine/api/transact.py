@@ -18,6 +18,7 @@ from engine.api.common import (
     Context,
     admit_write,
     charge_write,
+    collection_metrics,
     consumed,
     index_units,
     key_for,
@@ -122,6 +123,12 @@ def _run_write(ctx: Context, p: dict) -> dict:
             prev_idx[n] = prev_idx.get(n, 0.0) + iu
         per_table[t.defn.name] = (t, prev + u, prev_idx)
     out: dict = {}
+    for a in actions:
+        icm = collection_metrics(ctx, p, a.table, a.skey)
+        if icm is not None:
+            out.setdefault("ItemCollectionMetrics", {}).setdefault(a.table.defn.name, []).append(
+                icm
+            )
     for t, u, idx in per_table.values():
         consumed(p.get("ReturnConsumedCapacity"), t, u, out, many=True, indexes=idx)
     return out

@@ -17,6 +17,14 @@ then moved by every committed write after that snapshot (the table's counters wo
 same way). While an index is CREATING its entries are also written by the backfill, so its
 counters are not cached until it is ACTIVE.
 
+Item collections (tables with LSIs): the items of one partition key value plus their LSI
+entries may hold at most 10 GB (ITEM_COLLECTION_LIMIT_BYTES). The hook keeps each touched
+collection's size, computed by a prefix scan at a snapshot on first touch and moved by every
+committed write after it, and refuses a growing write past the limit with
+ItemCollectionSizeLimitExceededException; ``collection_size`` answers
+ReturnItemCollectionMetrics. A collection's entries share the partition's key prefix
+``hash | enc(partition key)`` in the base keyspace and in every LSI keyspace.
+
 Thread-safety: every method may be called from any thread.
 """
 
@@ -26,12 +34,25 @@ import struct
 import threading
 
 from engine.capacity import write_units
+from engine.codec import decode_key_value
+from engine.errors import ItemCollectionSizeLimitExceededException
 from engine.index.entries import check_index_keys, encode_entry, entry_key, project_entry
 from engine.model import item_size
 from engine.storage import WriteBatch
-from engine.table import IndexDef, Mutation, Table
+from engine.table import IndexDef, Mutation, Table, successor
 
-__all__ = ["IndexHook"]
+__all__ = ["ITEM_COLLECTION_LIMIT_BYTES", "IndexHook", "collection_prefix"]
+
+ITEM_COLLECTION_LIMIT_BYTES = 10 * 1024**3
+MAX_TRACKED_COLLECTIONS = 100_000
+MSG_COLLECTION = "Item collection size limit exceeded: an item collection may hold at most 10 GB"
+
+
+def collection_prefix(table: Table, skey: bytes) -> bytes:
+    """``hash | enc(partition key)`` of a base key: its item collection's key prefix."""
+    _, end = decode_key_value(table.defn.hash_type, skey, 4)
+    return skey[:end]
+
 
 _SIZE = struct.Struct("<I")
 
@@ -46,6 +67,7 @@ class IndexHook:
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._counters: dict[str, list[int]] = {}  # keyspace -> [seqno, count, bytes]
+        self._collections: dict[bytes, list[int]] = {}  # prefix -> [seqno, bytes]
 
     # ----------------------------------------------------------- the hook
 
@@ -60,9 +82,50 @@ class IndexHook:
             new = {k: v for k, v in new.items() if old.get(k) != v}
         check_index_keys(table.defn, new)
 
+    def check_collection(self, table: Table, skey: bytes, m: Mutation) -> None:
+        """Refuse a write that would grow its item collection past the limit (tables with
+        LSIs; run by ``stage``, under the item's lock, before anything is written)."""
+        d = table.defn
+        lsis = [ix for ix in d.indexes if not ix.is_global]
+        if not lsis or m.new is None:
+            return
+        grow = m.new_size - m.old_size
+        for ix in lsis:
+            if entry_key(d, ix, m.new, skey) is not None:
+                grow += _entry_size(d, ix, m.new, m.new_size)
+        if grow <= 0:
+            return
+        if self.collection_size(table, skey) + grow > ITEM_COLLECTION_LIMIT_BYTES:
+            raise ItemCollectionSizeLimitExceededException(MSG_COLLECTION)
+
+    def collection_size(self, table: Table, skey: bytes) -> int:
+        """Bytes of the item collection of the item at ``skey`` (items + LSI entries)."""
+        prefix = collection_prefix(table, skey)
+        with self._mutex:
+            c = self._collections.get(prefix)
+            if c is not None:
+                return c[1]
+            if len(self._collections) >= MAX_TRACKED_COLLECTIONS:
+                self._collections.clear()  # sizes are recomputed when next touched
+            store = table.store
+            end = successor(prefix)
+            size = 0
+            with store.snapshot() as snap:
+                keyspaces = [table.keyspace] + [
+                    ix.keyspace for ix in table.defn.indexes if not ix.is_global
+                ]
+                for ks in keyspaces:
+                    for _, data in store.scan(ks, prefix, end, snapshot=snap):
+                        size += _SIZE.unpack_from(data)[0]
+                self._collections[prefix] = [snap.seqno, size]
+            return size
+
     def stage(self, table: Table, batch: WriteBatch, skey: bytes, m: Mutation) -> None:
         d = table.defn
         changes = {}
+        self.check_collection(table, skey, m)
+        if self._collections:
+            m.collection = collection_prefix(table, skey)
         old, new = m.old, m.new
         for ix in d.indexes:
             ok = None if old is None else entry_key(d, ix, old, skey)
@@ -95,6 +158,14 @@ class IndexHook:
 
     def committed(self, table: Table, m: Mutation) -> None:
         changes = m.index_changes
+        if self._collections and m.collection is not None:
+            with self._mutex:
+                c = self._collections.get(m.collection)
+                if c is not None and m.seqno > c[0]:
+                    c[1] += m.new_size - m.old_size
+                    for ix in table.defn.indexes:
+                        if not ix.is_global and changes and ix.name in changes:
+                            c[1] += changes[ix.name][1]
         if not changes:
             return
         with self._mutex:

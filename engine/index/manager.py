@@ -77,6 +77,10 @@ class Indexes:
         """(ItemCount, IndexSizeBytes) of one index of ``table``."""
         return self._hook(table).counters(table, ix)
 
+    def collection_size(self, table: Table, skey: bytes) -> int:
+        """Bytes of the item collection (items + LSI entries) of the item at ``skey``."""
+        return self._hook(table).collection_size(table, skey)
+
     def forget(self, table: Table) -> None:
         """``table`` was deleted: drop its hook (its backfills stop at their next chunk)."""
         with self._mutex:

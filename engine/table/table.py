@@ -77,7 +77,8 @@ class Mutation:
     """The outcome of one write: the item before and after (None: absent), their sizes.
 
     ``index_changes`` is filled by the index hook: index name -> (entries added, bytes
-    added, write units), for capacity and the index counters."""
+    added, write units), for capacity and the index counters; ``collection`` names the
+    item collection whose size it tracks."""
 
     old: dict | None
     new: dict | None
@@ -85,6 +86,7 @@ class Mutation:
     new_size: int
     seqno: int = 0
     index_changes: dict | None = None
+    collection: bytes | None = None  # the item collection a hook tracks for this write
 
 
 class Table:

@@ -566,3 +566,30 @@ def test_gsi_without_write_capacity_throttles_its_table(ddb):
             code = exc.response["Error"]["Code"]
             assert code == "ProvisionedThroughputExceededException" and time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_return_item_collection_metrics_on_lsi_tables(ddb):
+    standard(ddb)
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    r = ddb.put_item(
+        TableName=GSI_TABLE, Item=dict(key, r={"N": "1"}), ReturnItemCollectionMetrics="SIZE"
+    )
+    assert r["ItemCollectionMetrics"] == {
+        "ItemCollectionKey": {"pk": {"S": "a"}},
+        "SizeEstimateRangeGB": [0.0, 1.0],
+    }
+    r = ddb.put_item(TableName=GSI_TABLE, Item=dict(key, r={"N": "2"}))
+    assert "ItemCollectionMetrics" not in r  # not asked for
+    r = ddb.batch_write_item(
+        ReturnItemCollectionMetrics="SIZE",
+        RequestItems={GSI_TABLE: [{"DeleteRequest": {"Key": key}}]},
+    )
+    assert r["ItemCollectionMetrics"][GSI_TABLE][0]["ItemCollectionKey"] == {"pk": {"S": "a"}}
+    r = ddb.transact_write_items(
+        ReturnItemCollectionMetrics="SIZE",
+        TransactItems=[{"Put": {"TableName": GSI_TABLE, "Item": dict(key, r={"N": "3"})}}],
+    )
+    assert list(r["ItemCollectionMetrics"]) == [GSI_TABLE]
+    create(ddb, "nolsi", gsis=[gsi("by_g", ["g"])], types={"pk": "S", "sk": "N", "g": "S"})
+    r = ddb.put_item(TableName="nolsi", Item=key, ReturnItemCollectionMetrics="SIZE")
+    assert "ItemCollectionMetrics" not in r  # only LSI tables have item collections

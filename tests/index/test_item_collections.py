@@ -1,0 +1,75 @@
+"""Item collections of tables with LSIs: exact sizes and the 10 GB limit.
+
+The limit is lowered for the test (a module constant read at each write) so that a few
+kilobytes stand for ten gigabytes; everything else runs as in production.
+"""
+
+import pytest
+
+import engine
+import engine.index.hook as hook
+
+TABLE = "coll"
+
+
+@pytest.fixture
+def client(tmp_path):
+    c = engine.connect(str(tmp_path / "db"), durability="off")
+    c.create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "l")
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "by_l",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "l", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    yield c
+    c.close()
+
+
+def item(pk, sk, size, indexed):
+    it = {"pk": {"S": pk}, "sk": {"S": sk}, "v": {"S": "x" * size}}
+    if indexed:
+        it["l"] = {"S": sk}
+    return it
+
+
+def test_collection_size_counts_items_and_lsi_entries(client):
+    svc = client.service
+    table = svc.ctx.tables.get(TABLE)
+    skey = table.key({"pk": {"S": "a"}, "sk": {"S": "1"}})
+    client.put_item(TableName=TABLE, Item=item("a", "1", 100, True))
+    client.put_item(TableName=TABLE, Item=item("a", "2", 200, False))
+    client.put_item(TableName=TABLE, Item=item("b", "1", 500, True))  # another collection
+    size = svc.ctx.indexes.collection_size(table, skey)
+    one = 2 + 1 + 2 + 1 + 1 + 100 + 1 + 1  # pk, sk, v, l: names and values
+    two = 2 + 1 + 2 + 1 + 1 + 200
+    assert size == 2 * one + two  # the first item twice: base and its LSI entry
+    client.delete_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"S": "1"}})
+    assert svc.ctx.indexes.collection_size(table, skey) == two  # moved by the write
+
+
+def test_a_write_growing_a_collection_past_the_limit_is_refused(client, monkeypatch):
+    monkeypatch.setattr(hook, "ITEM_COLLECTION_LIMIT_BYTES", 4500)
+    for i in range(3):
+        client.put_item(TableName=TABLE, Item=item("a", str(i), 1000, i == 0))
+    with pytest.raises(client.exceptions.ItemCollectionSizeLimitExceededException):
+        client.put_item(TableName=TABLE, Item=item("a", "9", 1000, False))
+    assert "Item" not in client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"S": "9"}})
+    client.put_item(TableName=TABLE, Item=item("b", "9", 1000, True))  # other collection
+    # shrinking stays allowed, and makes room again
+    client.put_item(TableName=TABLE, Item=item("a", "0", 10, False))
+    client.put_item(TableName=TABLE, Item=item("a", "9", 1000, False))
