@@ -9,6 +9,7 @@ import pytest
 
 import engine.codec as codec
 from engine.codec import bloom_build, bloom_may_contain, make_run_buffer
+from engine.index import entry_key
 from engine.model import decode_item, encode_item
 from engine.storage.batch import encode_ops
 from engine.storage.catalog import decode_file_meta, encode_file_meta
@@ -25,6 +26,7 @@ from engine.storage.format import (
 )
 from engine.storage.sstable import Block, build_data_block, encode_block
 from engine.storage.wal import encode_record, read_segment
+from engine.table import IndexDef, TableDef
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "FORMAT.md"
 
@@ -53,6 +55,7 @@ def test_every_example_is_checked(hexes):
         "key-s-escaped",
         "primary-key",
         "item",
+        "index-key",
     }
 
 
@@ -127,6 +130,16 @@ def test_key_encoding_examples(hexes):
     key = hexes["primary-key"]
     assert codec.encode_primary_key("S", "user#1", "N", "42") == key
     assert key[:4] == codec.hash_prefix(codec.encode_key_value("S", "user#1"))
+
+
+def test_index_key_example(hexes):
+    d = TableDef(
+        "t", "0", "table.0", "id", "n", {"id": "S", "n": "N", "color": "S", "rank": "N"}, 0.0
+    )
+    ix = IndexDef("by_color", True, ("color",), ("rank",))
+    base = codec.encode_primary_key("S", "user#1", "N", "42")
+    item = {"id": {"S": "user#1"}, "n": {"N": "42"}, "color": {"S": "red"}, "rank": {"N": "7"}}
+    assert entry_key(d, ix, item, base) == hexes["index-key"]
 
 
 def test_item_codec_example(hexes):
