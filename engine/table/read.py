@@ -2,7 +2,8 @@
 
 Query's range is one partition (``hash prefix | enc(pk)``) narrowed by the sort key
 condition, which the order-preserving key encoding turns into byte bounds: ``sk < v`` ends
-at ``P | enc(v)``, ``sk <= v`` at the immediate successor ``P | enc(v) | 00``, and
+at ``P | enc(v)``, ``sk <= v`` at ``successor(P | enc(v))`` (index entries go on after
+their sort key, and a self-delimiting encoding is never a prefix of a greater one), and
 ``begins_with(sk, p)`` is the prefix range of ``P | esc(p)`` (the encoding without its
 terminator), checked again on the decoded value because an escaped byte can straddle the
 prefix. Scan's range is the whole keyspace, or for parallel Scan the slice of the 32-bit

@@ -4,9 +4,10 @@ A table is a catalog entry (``table/<name>`` -> its TableDef as JSON) plus a bas
 named ``table.<table id>``. Both appear in one catalog transaction
 (``Store.catalog_put(create_keyspaces=...)``), so a crash leaves a table whole or absent.
 The keyspace is named by a fresh id rather than the table name, so a table deleted and
-created again under the same name never sees the old keyspace. DeleteTable removes the
-definition first and then drops the keyspace; a crash in between leaves an unreferenced
-keyspace, which costs space and nothing else.
+created again under the same name never sees the old keyspace. Each secondary index has a
+keyspace ``index.<index id>`` created in the same transaction as the definition naming it.
+DeleteTable removes the definition first and then drops the keyspaces; a crash in between
+leaves unreferenced keyspaces, which cost space and nothing else.
 
 Thread-safety: every method may be called from any thread; a registry lock orders
 definition changes, and readers see a TableDef or Table as a whole.
