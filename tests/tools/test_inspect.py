@@ -7,7 +7,6 @@ mtime of every file under the directory (and the set of names) before and after,
 fails if anything changed: the tool is strictly read-only, on every path it takes.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -20,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from inspect_helpers import inspect, inspect_json, snapshot
 from inspect_writer import make_batch
 
 from engine.storage import Store, WriteBatch
@@ -28,34 +28,6 @@ from tools.inspect.cli import COMMANDS, build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).resolve().parent / "inspect_writer.py"
-
-
-def snapshot(root: str) -> dict:
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        out[dirpath] = sorted(dirnames + filenames)
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            st = os.stat(path)
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            out[path] = (digest, st.st_size, st.st_mtime_ns)
-    return out
-
-
-def inspect(capsys, data_dir: str, *args: str) -> tuple[int, str, str]:
-    """Run `shale-inspect DATA_DIR ARGS...` in-process; assert it changed nothing."""
-    before = snapshot(data_dir)
-    code = main([data_dir, *args])
-    out, err = capsys.readouterr()
-    assert snapshot(data_dir) == before, f"shale-inspect {' '.join(args)} changed {data_dir}"
-    return code, out, err
-
-
-def inspect_json(capsys, data_dir: str, *args: str, expect_code: int = 0) -> dict:
-    code, out, err = inspect(capsys, data_dir, *args, "--json")
-    assert code == expect_code, out + err
-    return json.loads(out)
 
 
 # ------------------------------------------------------------------ fixtures

@@ -3,8 +3,8 @@
 Each command is one module of this package (Pebble's tool/ layout, one file per thing it
 inspects) exposing NAME, HELP (one line), DESCRIPTION (a paragraph for --help),
 `add_arguments(parser)` and `run(datadir, args) -> Result`. `COMMANDS` lists them; a
-new command (the table-level ones: tables, table, get, scan, pitr, backups) is a new
-module added there, and the README test requires it to be documented.
+new command is a new module added there, and the README test requires it to be
+documented.
 
 Exit status: 0 success, 1 the command found a problem (damage, an unreadable file),
 2 usage errors and directories that cannot be inspected at all.
@@ -16,10 +16,34 @@ import logging
 import sys
 from types import ModuleType
 
-from tools.inspect import levels, sst, summary, verify, wal
+from tools.inspect import (
+    backups,
+    get,
+    levels,
+    pitr,
+    scan,
+    sst,
+    summary,
+    table,
+    tables,
+    verify,
+    wal,
+)
 from tools.inspect.datadir import DataDir, InspectError
 
-COMMANDS: tuple[ModuleType, ...] = (summary, levels, sst, wal, verify)
+COMMANDS: tuple[ModuleType, ...] = (
+    summary,
+    tables,
+    table,
+    get,
+    scan,
+    levels,
+    sst,
+    wal,
+    pitr,
+    backups,
+    verify,
+)
 
 DESCRIPTION = """\
 Inspect a ShaleDB data directory offline, strictly read-only: no command changes a

@@ -126,7 +126,10 @@ class DataDir:
             raise InspectError(f"{catalog_path}: cannot read the catalog: {exc}") from exc
         try:
             self.state: CatalogState = catalog.load()
-            self.user_entries = len(catalog.user_items())
+            # The layers above storage keep their durable descriptions here (table
+            # definitions under `table/`, and later backups and PITR metadata).
+            self.user: dict[bytes, bytes] = dict(catalog.user_items())
+            self.user_entries = len(self.user)
         except (lmdb.Error, StorageError) as exc:
             raise InspectError(f"{catalog_path}: cannot read the catalog: {exc}") from exc
         finally:
@@ -168,6 +171,10 @@ class DataDir:
 
     def sst_path(self, number: int) -> str:
         return os.path.join(self.path, make_sst_name(number))
+
+    def user_items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """The catalog's user entries whose key starts with `prefix`, in key order."""
+        return sorted((k, v) for k, v in self.user.items() if k.startswith(prefix))
 
     # ------------------------------------------------------------------ files
 

@@ -3,10 +3,11 @@
 Properties (from the file's properties block, next to what the catalog records),
 every block with offset, on-disk size, compression and, for data blocks, entry count and
 key range, the footer, and with `--records` every entry: key, seqno, kind, value length
-and a preview. FILE is a file number (`12`), a name in DATA_DIR (`000012.sst`) or a
-path. Opening checks the footer, bloom, properties and index blocks; each data block's
-checksum is checked as it is read. A damaged block is reported in its row and the
-command exits 1.
+and a preview, decoded as DynamoDB keys and items where the keyspace belongs to a table
+(`item_key`, `item`, `size_bytes` in --json). FILE is a file number (`12`), a name in
+DATA_DIR (`000012.sst`) or a path. Opening checks the footer, bloom, properties and
+index blocks; each data block's checksum is checked as it is read. A damaged block is
+reported in its row and the command exits 1.
 """
 
 import argparse
@@ -28,6 +29,14 @@ from tools.inspect.render import (
     section,
     table,
 )
+from tools.inspect.tabledata import (
+    Owner,
+    clip,
+    compact_item,
+    decode_entry,
+    keyspace_owners,
+    load_tables,
+)
 
 NAME = "sst"
 HELP = "one SSTable: properties, blocks (offset, size, compression), key range, --records"
@@ -36,8 +45,9 @@ Show one SSTable: its properties (entries, tombstones, seqno and commit-time ran
 smallest and largest key) beside the catalog's record of it (keyspace, level), every
 block (data blocks with entry count and first/last key, then bloom, properties, index
 and footer) with offset, size and compression, and with --records every entry (key,
-seqno, kind, value length and preview). FILE is a file number, a file name inside
-DATA_DIR or a path."""
+seqno, kind, value length and preview; where the file belongs to a table, the item's
+key and the item decoded from DynamoDB's encodings). FILE is a file number, a file name
+inside DATA_DIR or a path."""
 
 _COMPRESSION = {0: "none", 1: "zstd"}
 
@@ -71,14 +81,18 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
         dd.file_owner(number) if number is not None and os.path.dirname(path) == dd.path else None
     )
     catalog = None
+    table_owner = None
     if owner is not None:
         ksid, meta = owner
+        table_owner = keyspace_owners(load_tables(dd)).get(dd.keyspace_name(ksid))
         catalog = {
             "keyspace": dd.keyspace_name(ksid),
             "keyspace_id": ksid,
             "level": meta.level,
             "bytes": meta.file_size,
             "entries": meta.entry_count,
+            "table": table_owner.table.name if table_owner else None,
+            "index": table_owner.index.name if table_owner and table_owner.index else None,
         }
     data: dict = {"path": path, "number": number, "catalog": catalog, "problems": []}
     if not os.path.isfile(path):
@@ -90,13 +104,15 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
         data["problems"].append({"offset": getattr(exc, "offset", None), "what": str(exc)})
         return Result(data, render(data, args), 1)
     try:
-        _describe(reader, data, args)
+        _describe(reader, data, args, table_owner)
     finally:
         reader.close()
     return Result(data, render(data, args), 1 if data["problems"] else 0)
 
 
-def _describe(reader: SSTableReader, data: dict, args: argparse.Namespace) -> None:
+def _describe(
+    reader: SSTableReader, data: dict, args: argparse.Namespace, owner: Owner | None
+) -> None:
     data["properties"] = {
         "bytes": reader.file_size,
         "entries": reader.entry_count,
@@ -182,6 +198,7 @@ def _describe(reader: SSTableReader, data: dict, args: argparse.Namespace) -> No
                         if value is not None
                         else None,
                         "block": block["index"],
+                        **(decode_entry(owner, bytes(decoded.key(i)), value) if owner else {}),
                     }
                 )
     data["blocks"] = blocks
@@ -196,6 +213,9 @@ def render(data: dict, args: argparse.Namespace) -> str:
         if cat
         else "not in the catalog of DATA_DIR"
     )
+    if cat and cat.get("table"):
+        index = f", index {cat['index']}" if cat.get("index") else ""
+        where += f"; table {cat['table']}{index}"
     head = [("file", data["path"]), ("catalog", where)]
     props = data.get("properties")
     if props:
@@ -232,11 +252,15 @@ def render(data: dict, args: argparse.Namespace) -> str:
     if args.records and "records" in data:
         rows = [
             [
-                printable(bytes.fromhex(r["key"]["hex"]), 40),
+                clip(compact_item(r["item_key"]), 40)
+                if r.get("item_key")
+                else printable(bytes.fromhex(r["key"]["hex"]), 40),
                 r["seqno"],
                 r["kind"],
                 r["value_bytes"],
-                r["value_preview"],
+                clip(compact_item(r["item"], skip=tuple(r["item_key"])), 40)
+                if r.get("item") is not None
+                else r["value_preview"],
             ]
             for r in data["records"]
         ]

@@ -1,8 +1,10 @@
 """`shale-inspect DIR summary`: the state of a data directory on one screen.
 
-Keyspaces with files and bytes per level, WAL segments, the last seqno (in SSTables and
-in the WAL), the catalog's cumulative counters with write and space amplification, the
-LOCK, and whether the next open has recovery work to do (or would fail).
+Tables (key schema, indexes, stream, point-in-time recovery, base keyspace: from the
+catalog alone, `tables` counts items), backups, keyspaces with files and bytes per level,
+WAL segments, the last seqno (in SSTables and in the WAL), the catalog's cumulative
+counters with write and space amplification, the LOCK, and whether the next open has
+recovery work to do (or would fail).
 
 Amplification follows `Store.stats()`: write amplification = (WAL + flush + compaction
 bytes written) / user key+value bytes written (`write_amplification_sst` leaves the WAL
@@ -13,14 +15,18 @@ estimated from each keyspace's deepest non-empty level.
 import argparse
 
 from engine.storage.version import NUM_LEVELS
+from tools.inspect.backups import NOT_IMPLEMENTED as BACKUPS_NOT_IMPLEMENTED
 from tools.inspect.datadir import DataDir, needs_recovery
 from tools.inspect.render import Result, fields, fmt_bytes, section, table
+from tools.inspect.tabledata import load_tables
+from tools.inspect.tables import stream_text, table_json
 from tools.inspect.wal import segment_json, segments_table
 
 NAME = "summary"
 HELP = "keyspaces, levels, WAL, seqnos, amplification, and whether recovery is needed"
 DESCRIPTION = """\
-One screen about the directory: the catalog's format version and counters, every
+One screen about the directory: its tables (key schema, indexes, stream, point-in-time
+recovery window) and backups, the catalog's format version and counters, every
 keyspace with its files and bytes per level, every WAL segment (records, bytes, seqno
 and commit-time ranges, unflushed records, torn tails), the last seqno, write and space
 amplification, who holds the LOCK, and what the next open would do: replay unflushed WAL
@@ -90,6 +96,9 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
         space_amplification=file_bytes / live_bytes if live_bytes else 0.0,
     )
     findings = dd.recovery_findings()
+    tables = [table_json(dd, t, count=False) for t in load_tables(dd)]
+    for t in tables:
+        t["pitr"] = {"status": "DISABLED", "earliest_restorable": None, "latest_restorable": None}
     data = {
         "path": dd.path,
         "format_version": dd.format_version,
@@ -100,6 +109,8 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
         "last_commit_ts_us": dd.state.meta.get("last_commit_ts_us"),
         "user_catalog_entries": dd.user_entries,
         "lock": dd.lock.to_json(),
+        "tables": tables,
+        "backups": {"count": 0, "note": BACKUPS_NOT_IMPLEMENTED},
         "keyspaces": keyspaces,
         "wal": {
             "segments": segments,
@@ -208,9 +219,28 @@ def render(data: dict) -> str:
         f"WAL ({len(wal['segments'])} segments, {wal['records']} records,"
         f" {wal['unflushed_records']} unflushed, {fmt_bytes(wal['bytes'])})"
     )
+    table_rows = [
+        [
+            t["name"],
+            ", ".join(f"{k['attribute']} {k['key_type']} {k['type']}" for k in t["key_schema"]),
+            ", ".join(f"{ix['name']} ({ix['kind']})" for ix in t["indexes"]) or "-",
+            stream_text(t["stream"]),
+            t["pitr"]["status"],
+            t["keyspace"],
+        ]
+        for t in data["tables"]
+    ]
+    tables_body = (
+        table(["table", "key", "indexes", "stream", "PITR", "keyspace"], table_rows, indent=2)
+        if table_rows
+        else "  none"
+    )
+    backups = data["backups"]
     return "\n\n".join(
         [
             section("Store", head),
+            section(f"Tables ({len(table_rows)})", tables_body),
+            section(f"Backups ({backups['count']})", f"  none: {backups['note']}"),
             section(f"Keyspaces ({len(data['keyspaces'])})", ks_table),
             section(wal_title, segments_table(wal["segments"])),
             section("Counters (catalog stats, as of the last flush or compaction)", amp),

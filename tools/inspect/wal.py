@@ -2,9 +2,11 @@
 
 Each record is one committed batch: its seqno, its commit time (ISO 8601 UTC), where it
 sits (segment and byte offset) and its operations with keyspace names from the catalog.
-Filters narrow it to the question at hand ("what happened at 14:03:07?"): `--keyspace`,
-`--since`/`--until`, `--seqno`, `--segment`. A record is `unflushed` when its seqno is
-above the highest seqno in an SSTable: the next open replays it.
+Filters narrow it to the question at hand ("what happened at 14:03:07?"): `--table`,
+`--keyspace`, `--since`/`--until`, `--seqno`, `--segment`. An operation on a table's
+keyspace is decoded: the table (and index), the item's key and the item written. A
+record is `unflushed` when its seqno is above the highest seqno in an SSTable: the next
+open replays it.
 """
 
 import argparse
@@ -23,13 +25,22 @@ from tools.inspect.render import (
     section,
     table,
 )
+from tools.inspect.tabledata import (
+    Owner,
+    clip,
+    compact_item,
+    decode_entry,
+    keyspace_owners,
+    load_tables,
+)
 
 NAME = "wal"
 HELP = "WAL segments and their records (batches), filterable by keyspace, time, seqno"
 DESCRIPTION = """\
 List the WAL segments (records, bytes, seqno and commit-time ranges, torn tails,
 damaged ranges), then every record: seqno, commit time in UTC, segment and offset, and
-each operation (put/delete, keyspace, key, value length and preview). Records whose
+each operation (put/delete, keyspace, key, value length and preview; for a table's
+keyspaces the table or index, the item's key and the item, decoded). Records whose
 seqno is above the last seqno in an SSTable are marked unflushed: the next open replays
 them. Times are ISO 8601 (`2024-05-01T14:03:07`, UTC unless an offset is given) or
 microseconds since the epoch."""
@@ -38,6 +49,12 @@ microseconds since the epoch."""
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keyspace", action="append", metavar="NAME", help="only operations on NAME (repeatable)"
+    )
+    parser.add_argument(
+        "--table",
+        action="append",
+        metavar="NAME",
+        help="only operations on table NAME's keyspaces, base and indexes (repeatable)",
     )
     parser.add_argument("--since", type=parse_time, metavar="TIME", help="commit time >= TIME")
     parser.add_argument("--until", type=parse_time, metavar="TIME", help="commit time <= TIME")
@@ -147,6 +164,20 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
                 2,
             )
         wanted_ids = {dd.state.keyspaces[name] for name in args.keyspace}
+    tables = load_tables(dd)
+    owners = {
+        dd.state.keyspaces[name]: owner
+        for name, owner in keyspace_owners(tables).items()
+        if name in dd.state.keyspaces
+    }
+    if args.table:
+        known = {t.name: t for t in tables}
+        unknown = [name for name in args.table if name not in known]
+        if unknown:
+            message = f"no table {unknown[0]!r} (tables: {', '.join(sorted(known)) or 'none'})"
+            return Result({"error": message}, message, 2)
+        table_ids = {ksid for ksid, owner in owners.items() if owner.table.name in args.table}
+        wanted_ids = table_ids if wanted_ids is None else wanted_ids & table_ids
     segments = [s for s in dd.segments if args.segment is None or s.number == args.segment]
     records = []
     if not args.segments_only:
@@ -159,7 +190,7 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
                     continue
                 if args.limit is not None and len(records) >= args.limit:
                     break
-                records.append(_record_json(dd, segment, record, ops, last_seqno))
+                records.append(_record_json(dd, segment, record, ops, last_seqno, owners))
     data = {
         "path": dd.path,
         "last_seqno_in_sstables": last_seqno,
@@ -181,7 +212,9 @@ def _wanted(record, args: argparse.Namespace) -> bool:
     return True
 
 
-def _record_json(dd: DataDir, segment: Segment, record, ops: list, last_seqno: int) -> dict:
+def _record_json(
+    dd: DataDir, segment: Segment, record, ops: list, last_seqno: int, owners: dict
+) -> dict:
     return {
         "seqno": record.seqno,
         "commit_ts_us": record.commit_ts_us,
@@ -200,10 +233,42 @@ def _record_json(dd: DataDir, segment: Segment, record, ops: list, last_seqno: i
                 "value_preview": printable(bytes(value), PREVIEW_BYTES)
                 if value is not None
                 else None,
+                **_decoded(owners.get(ksid), key, value),
             }
             for _kind, ksid, key, value in ops
         ],
     }
+
+
+def _decoded(owner: Owner | None, key, value) -> dict:
+    """An operation on a table's keyspace, as DynamoDB sees it: table, index, the item's
+    key and (for a put) the item."""
+    if owner is None:
+        return {}
+    return {
+        "table": owner.table.name,
+        "index": owner.index.name if owner.index else None,
+        **decode_entry(owner, bytes(key), bytes(value) if value is not None else None),
+    }
+
+
+def op_target(op: dict) -> str:
+    """Where an operation went, for people: `table`, `table/index` or the keyspace."""
+    if "table" not in op:
+        return op["keyspace"]
+    return op["table"] + (f"/{op['index']}" if op["index"] else "")
+
+
+def op_key(op: dict, width: int = 40) -> str:
+    if op.get("item_key"):
+        return clip(compact_item(op["item_key"]), width)
+    return printable(bytes.fromhex(op["key"]["hex"]), width)
+
+
+def op_value(op: dict) -> str | None:
+    if op.get("item") is not None:
+        return clip(compact_item(op["item"], skip=tuple(op.get("item_key") or ())), 40)
+    return op["value_preview"]
 
 
 def render(data: dict, segments_only: bool) -> str:
@@ -224,15 +289,15 @@ def render(data: dict, segments_only: bool) -> str:
                         *head,
                         flag,
                         op["op"],
-                        op["keyspace"],
-                        printable(bytes.fromhex(op["key"]["hex"]), 40),
+                        op_target(op),
+                        op_key(op),
                         op["value_bytes"],
-                        op["value_preview"],
+                        op_value(op),
                     ]
                 )
                 first = False
         headers = [
-            "seqno", "commit time (UTC)", "segment:offset", "state", "op", "keyspace", "key",
+            "seqno", "commit time (UTC)", "segment:offset", "state", "op", "table/keyspace", "key",
             "value bytes", "value",
         ]  # fmt: skip
         count = len(data["records"])
