@@ -168,7 +168,7 @@ def admit_write(ctx: Context, table: Table) -> None:
 
 def charge_write(ctx: Context, table: Table, units: float, idx: dict[str, float] | None) -> None:
     ctx.meter.charge(table.defn.table_id, "write", units)
-    if idx:
+    if idx and table.defn.billing_mode == "PROVISIONED":  # only GSI buckets need charging
         for name, u in idx.items():
             ix = table.defn.index(name)
             if ix is not None and ix.is_global:

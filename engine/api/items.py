@@ -110,11 +110,16 @@ def build_update(ctx: Context, p: dict):
     return table, skey, decide, prep
 
 
-def _write(ctx: Context, table, skey: bytes, decide):
+def _write(ctx: Context, p: dict, table, skey: bytes, decide):
     admit_write(ctx, table)
     m = table.mutate(skey, decide)
     units = write_units(m.old_size, m.new_size)
-    idx = index_units(m)
+    idx = None
+    if m.index_changes is not None and (
+        table.defn.billing_mode == "PROVISIONED"
+        or p.get("ReturnConsumedCapacity", "NONE") != "NONE"
+    ):
+        idx = index_units(m)  # only a GSI bucket or the reply needs the breakdown
     charge_write(ctx, table, units, idx)
     return m, units, idx
 
@@ -129,7 +134,7 @@ def put_item(ctx: Context, p: dict) -> dict:
     if p.get("ReturnValues", "NONE") not in ("NONE", "ALL_OLD"):
         raise ValidationException(MSG_RV)
     table, skey, decide, _ = build_put(ctx, p)
-    m, units, idx = _write(ctx, table, skey, decide)
+    m, units, idx = _write(ctx, p, table, skey, decide)
     out: dict = {}
     if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
         out["Attributes"] = m.old
@@ -142,7 +147,7 @@ def delete_item(ctx: Context, p: dict) -> dict:
     if p.get("ReturnValues", "NONE") not in ("NONE", "ALL_OLD"):
         raise ValidationException(MSG_RV)
     table, skey, decide = build_delete(ctx, p)
-    m, units, idx = _write(ctx, table, skey, decide)
+    m, units, idx = _write(ctx, p, table, skey, decide)
     out: dict = {}
     if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
         out["Attributes"] = m.old
@@ -160,7 +165,7 @@ def _updated(item: dict | None, prep: PreparedExpressions | None) -> dict:
 def update_item(ctx: Context, p: dict) -> dict:
     rv = p.get("ReturnValues", "NONE")
     table, skey, decide, prep = build_update(ctx, p)
-    m, units, idx = _write(ctx, table, skey, decide)
+    m, units, idx = _write(ctx, p, table, skey, decide)
     out: dict = {}
     if rv == "ALL_OLD":
         attrs = m.old

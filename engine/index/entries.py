@@ -22,7 +22,7 @@ Pure functions; thread-safe.
 
 from __future__ import annotations
 
-from engine.codec import encode_key_values, hash_prefix
+from engine.codec import encode_key_value, encode_key_values, hash_prefix
 from engine.errors import ValidationException
 from engine.model import item_size
 from engine.table import IndexDef, TableDef, encode_value
@@ -39,35 +39,54 @@ __all__ = [
 _EMPTY = {"S": "string", "B": "binary"}
 
 
-def check_index_keys(d: TableDef, item: dict) -> None:
+_CHECKS: dict[int, tuple[TableDef, tuple]] = {}
+
+
+def _checks(d: TableDef) -> tuple:
+    """(attribute, type, index name) for every index key attribute that is not one of the
+    table's own, in index-name order; computed once per definition."""
+    hit = _CHECKS.get(id(d))
+    if hit is not None and hit[0] is d:
+        return hit[1]
+    own = d.key_names
+    checks = tuple(
+        (name, d.attributes[name], ix.name)
+        for ix in sorted(d.indexes, key=lambda i: i.name)
+        for name in ix.key_names
+        if name not in own
+    )
+    if len(_CHECKS) > 1024:
+        _CHECKS.clear()
+    _CHECKS[id(d)] = (d, checks)
+    return checks
+
+
+def check_index_keys(d: TableDef, item: dict, old: dict | None = None) -> None:
     """Refuse an item whose index key attribute has the wrong type or is empty.
 
     DynamoDB names the first such index in index-name order. Attributes that are absent
-    are fine (the item is just not indexed). The table's own key attributes were checked
-    already and are skipped. Raises ValidationException.
+    are fine (the item is just not indexed); with ``old``, values the write leaves as they
+    were are not checked (an item stored before its index existed may keep one). The
+    table's own key attributes were checked already and are skipped. Raises
+    ValidationException.
     """
-    own = d.key_names
-    for ix in sorted(d.indexes, key=lambda i: i.name):
-        for name in ix.key_names:
-            if name in own:
-                continue
-            v = item.get(name)
-            if v is None:
-                continue
-            want = d.attributes[name]
-            ((tag, raw),) = v.items()
-            if tag != want:
-                raise ValidationException(
-                    "One or more parameter values were invalid: Type mismatch for Index Key "
-                    f"{name} Expected: {want} Actual: {tag} IndexName: {ix.name}"
-                )
-            if not raw and tag in _EMPTY:
-                raise ValidationException(
-                    "One or more parameter values are not valid. A value specified for a "
-                    "secondary index key is not supported. The AttributeValue for a key "
-                    f"attribute cannot contain an empty {_EMPTY[tag]} value. IndexName: "
-                    f"{ix.name}, IndexKey: {name}"
-                )
+    for name, want, index_name in _checks(d):
+        v = item.get(name)
+        if v is None or (old is not None and old.get(name) == v):
+            continue
+        ((tag, raw),) = v.items()
+        if tag != want:
+            raise ValidationException(
+                "One or more parameter values were invalid: Type mismatch for Index Key "
+                f"{name} Expected: {want} Actual: {tag} IndexName: {index_name}"
+            )
+        if not raw and tag in _EMPTY:
+            raise ValidationException(
+                "One or more parameter values are not valid. A value specified for a "
+                "secondary index key is not supported. The AttributeValue for a key "
+                f"attribute cannot contain an empty {_EMPTY[tag]} value. IndexName: "
+                f"{index_name}, IndexKey: {name}"
+            )
 
 
 def partition_prefix(d: TableDef, ix: IndexDef, values: list[dict]) -> bytes:
@@ -83,24 +102,27 @@ def entry_key(d: TableDef, ix: IndexDef, item: dict, base_key: bytes) -> bytes |
     an index key attribute is missing or not of its defined type (an item written before
     the index existed may hold one; DynamoDB leaves such items out of the index too)."""
     attrs = d.attributes
-    parts = []
+    p = b""
     for name in ix.hash_keys:
         v = item.get(name)
-        t = attrs[name]
-        if v is None or t not in v:
+        if v is None:
             return None
-        parts.append((t, v[t]))
-    p = encode_key_values(parts)
-    if ix.range_keys:
-        parts = []
-        for name in ix.range_keys:
-            v = item.get(name)
-            t = attrs[name]
-            if v is None or t not in v:
-                return None
-            parts.append((t, v[t]))
-        return hash_prefix(p) + p + encode_key_values(parts) + base_key
-    return hash_prefix(p) + p + base_key
+        t = attrs[name]
+        x = v.get(t)
+        if x is None:
+            return None
+        p += encode_key_value(t, x)
+    key = hash_prefix(p) + p
+    for name in ix.range_keys:
+        v = item.get(name)
+        if v is None:
+            return None
+        t = attrs[name]
+        x = v.get(t)
+        if x is None:
+            return None
+        key += encode_key_value(t, x)
+    return key + base_key
 
 
 def projected_names(d: TableDef, ix: IndexDef) -> frozenset[str] | None:

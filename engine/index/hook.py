@@ -68,6 +68,8 @@ class IndexHook:
         self._mutex = threading.Lock()
         self._counters: dict[str, list[int]] = {}  # keyspace -> [seqno, count, bytes]
         self._collections: dict[bytes, list[int]] = {}  # prefix -> [seqno, bytes]
+        self._lsis_of: object = None  # the definition self._lsis was computed from
+        self._lsis: list[IndexDef] = []
 
     # ----------------------------------------------------------- the hook
 
@@ -75,19 +77,21 @@ class IndexHook:
         new = m.new
         if new is None or not table.defn.indexes:
             return
-        old = m.old
-        if old is not None:
-            # Only values this write sets are checked: an item stored before its index
-            # existed may keep an unindexable value it does not touch.
-            new = {k: v for k, v in new.items() if old.get(k) != v}
-        check_index_keys(table.defn, new)
+        # Only values this write sets are checked: an item stored before its index existed
+        # may keep an unindexable value it does not touch.
+        check_index_keys(table.defn, new, m.old)
 
     def check_collection(self, table: Table, skey: bytes, m: Mutation) -> None:
         """Refuse a write that would grow its item collection past the limit (tables with
         LSIs; run by ``stage``, under the item's lock, before anything is written)."""
         d = table.defn
-        lsis = [ix for ix in d.indexes if not ix.is_global]
-        if not lsis or m.new is None:
+        if m.new is None:
+            return
+        if self._lsis_of is not d:
+            self._lsis = [ix for ix in d.indexes if not ix.is_global]
+            self._lsis_of = d
+        lsis = self._lsis
+        if not lsis:
             return
         grow = m.new_size - m.old_size
         for ix in lsis:
@@ -144,7 +148,10 @@ class IndexHook:
                 and project_entry(d, ix, old) == project_entry(d, ix, new)  # type: ignore[arg-type]
             ):
                 continue  # the entry would not change
-            value, new_size = encode_entry(d, ix, new, m.new_size)  # type: ignore[arg-type]
+            if ix.projection == "ALL" and m.new_value is not None:
+                value, new_size = m.new_value, m.new_size  # the base value, encoded once
+            else:
+                value, new_size = encode_entry(d, ix, new, m.new_size)  # type: ignore[arg-type]
             batch.put(ks, nk, value)
             if ok == nk:
                 changes[ix.name] = (0, new_size - old_size, write_units(old_size, new_size))

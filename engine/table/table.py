@@ -87,6 +87,7 @@ class Mutation:
     seqno: int = 0
     index_changes: dict | None = None
     collection: bytes | None = None  # the item collection a hook tracks for this write
+    new_value: bytes | None = None  # ``new`` as staged in the base keyspace
 
 
 class Table:
@@ -187,7 +188,8 @@ class Table:
         """Add a decided, changing mutation (and its hooks' entries) to a batch built by a
         caller holding the key's lock; the caller has run the hooks' checks."""
         if m.new is not None:
-            batch.put(self.keyspace, skey, encode_value(m.new, m.new_size))
+            m.new_value = encode_value(m.new, m.new_size)
+            batch.put(self.keyspace, skey, m.new_value)
         else:
             batch.delete(self.keyspace, skey)
         for hook in self.hooks:
