@@ -109,10 +109,16 @@ class Indexes:
         definition."""
         ix = table.defn.index(name)
         assert ix is not None
-        self.tables.change(
-            table.defn.name,
-            lambda d: d.replace(indexes=tuple(i for i in d.indexes if i.name != name)),
-        )
+
+        def drop(d):
+            rest = tuple(i for i in d.indexes if i.name != name)
+            used = set(d.key_names).union(*(i.key_names for i in rest))
+            # DynamoDB keeps only the attribute definitions some key still uses
+            return d.replace(
+                indexes=rest, attributes={n: t for n, t in d.attributes.items() if n in used}
+            )
+
+        self.tables.change(table.defn.name, drop)
         self.tables.locks.barrier()  # no writer still stages entries for it
         self._hook(table).forget(ix)
         self.tables.store.drop_keyspace(ix.keyspace)

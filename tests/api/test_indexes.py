@@ -476,7 +476,9 @@ def test_update_table_creates_and_deletes_a_gsi_online(ddb):
     )
     (d,) = r["TableDescription"]["GlobalSecondaryIndexes"]
     assert d["IndexStatus"] == "DELETING"
-    assert "GlobalSecondaryIndexes" not in ddb.describe_table(TableName=GSI_TABLE)["Table"]
+    t = ddb.describe_table(TableName=GSI_TABLE)["Table"]
+    assert "GlobalSecondaryIndexes" not in t
+    assert t["AttributeDefinitions"] == attrs(pk="S", sk="N")  # color's definition went too
     with raises("ValidationException"):
         query(ddb, "by_color", "color = :c", {":c": {"S": "red"}})
     with raises("ResourceNotFoundException"):
