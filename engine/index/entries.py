@@ -97,32 +97,33 @@ def partition_prefix(d: TableDef, ix: IndexDef, values: list[dict]) -> bytes:
     return hash_prefix(p) + p
 
 
+def _encode_attrs(names: tuple[str, ...], attrs: dict[str, str], item: dict) -> bytes | None:
+    """``enc(v1) .. enc(vn)`` of the item's attributes ``names``; None if one is missing or
+    not of its defined type."""
+    out = b""
+    for name in names:
+        v = item.get(name)
+        if v is None:
+            return None
+        t = attrs[name]
+        x = v.get(t)
+        if x is None:
+            return None
+        out += encode_key_value(t, x)
+    return out
+
+
 def entry_key(d: TableDef, ix: IndexDef, item: dict, base_key: bytes) -> bytes | None:
     """The entry key of ``item`` (stored under ``base_key``), or None if it is not indexed:
     an index key attribute is missing or not of its defined type (an item written before
     the index existed may hold one; DynamoDB leaves such items out of the index too)."""
-    attrs = d.attributes
-    p = b""
-    for name in ix.hash_keys:
-        v = item.get(name)
-        if v is None:
-            return None
-        t = attrs[name]
-        x = v.get(t)
-        if x is None:
-            return None
-        p += encode_key_value(t, x)
-    key = hash_prefix(p) + p
-    for name in ix.range_keys:
-        v = item.get(name)
-        if v is None:
-            return None
-        t = attrs[name]
-        x = v.get(t)
-        if x is None:
-            return None
-        key += encode_key_value(t, x)
-    return key + base_key
+    p = _encode_attrs(ix.hash_keys, d.attributes, item)
+    if p is None:
+        return None
+    r = _encode_attrs(ix.range_keys, d.attributes, item) if ix.range_keys else b""
+    if r is None:
+        return None
+    return hash_prefix(p) + p + r + base_key
 
 
 def projected_names(d: TableDef, ix: IndexDef) -> frozenset[str] | None:
