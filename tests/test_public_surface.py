@@ -4,7 +4,14 @@ import importlib
 
 import pytest
 
-PACKAGES = ["engine.storage", "engine.codec", "engine.table", "engine.capacity", "engine.api"]
+PACKAGES = [
+    "engine.storage",
+    "engine.codec",
+    "engine.table",
+    "engine.index",
+    "engine.capacity",
+    "engine.api",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
