@@ -342,8 +342,28 @@ def update_table(ctx: Context, p: dict) -> dict:
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
             "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
         )
+    if changes.get("billing_mode") == "PROVISIONED":
+        given = {ix.name for action, ix in gsi_updates if action == "Update"}
+        for ix in d.indexes:
+            if ix.is_global and ix.name not in given:
+                raise ValidationException(
+                    _p(f"ProvisionedThroughput must be specified for index: {ix.name}")
+                )
+    zero_gsis = changes.get("billing_mode") == "PAY_PER_REQUEST"
+
+    def edit(cur: TableDef) -> TableDef:
+        cur = cur.replace(**changes)
+        if zero_gsis:  # on demand: GSIs have no provisioned throughput either
+            cur = cur.replace(
+                indexes=tuple(
+                    i.replace(read_units=0, write_units=0) if i.is_global else i
+                    for i in cur.indexes
+                )
+            )
+        return cur
+
     if changes:
-        ctx.tables.change(name, lambda cur: cur.replace(**changes))
+        ctx.tables.change(name, edit)
     deleted = []
     for action, ix in gsi_updates:
         if action == "Create":

@@ -595,3 +595,33 @@ def test_return_item_collection_metrics_on_lsi_tables(ddb):
     create(ddb, "nolsi", gsis=[gsi("by_g", ["g"])], types={"pk": "S", "sk": "N", "g": "S"})
     r = ddb.put_item(TableName="nolsi", Item=key, ReturnItemCollectionMetrics="SIZE")
     assert "ItemCollectionMetrics" not in r  # only LSI tables have item collections
+
+
+def test_billing_mode_switches_carry_the_gsis_along(ddb):
+    pt = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+    create(
+        ddb,
+        gsis=[gsi("by_g", ["g"], ProvisionedThroughput=pt)],
+        billing="PROVISIONED",
+        ProvisionedThroughput=pt,
+        types={"pk": "S", "sk": "N", "g": "S"},
+    )
+    ddb.update_table(TableName=GSI_TABLE, BillingMode="PAY_PER_REQUEST")
+    (d,) = ddb.describe_table(TableName=GSI_TABLE)["Table"]["GlobalSecondaryIndexes"]
+    assert d["ProvisionedThroughput"]["WriteCapacityUnits"] == 0
+    with raises("ValidationException") as e:
+        ddb.update_table(TableName=GSI_TABLE, BillingMode="PROVISIONED", ProvisionedThroughput=pt)
+    assert err(e) == (
+        "One or more parameter values were invalid: ProvisionedThroughput must be specified "
+        "for index: by_g"
+    )
+    ddb.update_table(
+        TableName=GSI_TABLE,
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput=pt,
+        GlobalSecondaryIndexUpdates=[
+            {"Update": {"IndexName": "by_g", "ProvisionedThroughput": pt}}
+        ],
+    )
+    (d,) = ddb.describe_table(TableName=GSI_TABLE)["Table"]["GlobalSecondaryIndexes"]
+    assert d["ProvisionedThroughput"]["WriteCapacityUnits"] == 5
