@@ -478,18 +478,25 @@ def _arn_table(ctx: Context, arn: str) -> Table:
 
 def tag_resource(ctx: Context, p: dict) -> dict:
     table = _arn_table(ctx, p["ResourceArn"])
-    tags = dict(table.defn.tags)
-    tags.update({t["Key"]: t["Value"] for t in p["Tags"]})
-    if len(tags) > MAX_TAGS:
-        raise ValidationException("The number of tags exceeds the limit of 50")
-    ctx.tables.redefine(table.defn.replace(tags=tags))
+    new = {t["Key"]: t["Value"] for t in p["Tags"]}
+
+    def edit(d: TableDef) -> TableDef:
+        tags = {**d.tags, **new}
+        if len(tags) > MAX_TAGS:
+            raise ValidationException("The number of tags exceeds the limit of 50")
+        return d.replace(tags=tags)
+
+    ctx.tables.change(table.defn.name, edit)
     return {}
 
 
 def untag_resource(ctx: Context, p: dict) -> dict:
     table = _arn_table(ctx, p["ResourceArn"])
-    tags = {k: v for k, v in table.defn.tags.items() if k not in set(p["TagKeys"])}
-    ctx.tables.redefine(table.defn.replace(tags=tags))
+    gone = set(p["TagKeys"])
+    ctx.tables.change(
+        table.defn.name,
+        lambda d: d.replace(tags={k: v for k, v in d.tags.items() if k not in gone}),
+    )
     return {}
 
 

@@ -1,7 +1,7 @@
 """engine.table: DynamoDB tables on storage keyspaces.
 
 Public surface:
-- Tables(store): the registry (create / get / names / redefine / delete) loaded from the
+- Tables(store): the registry (create / get / names / change / delete) loaded from the
   catalog; TableDef, the durable definition; Table, one table's items.
 - Table.key(key) -> storage key; Table.get(skey); Table.mutate(skey, decide) -> Mutation:
   a read-check-write under the key's lock, committed as one storage batch.

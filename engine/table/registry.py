@@ -1,4 +1,4 @@
-"""The set of tables of one store: create, look up, redefine, delete.
+"""The set of tables of one store: create, look up, change, delete.
 
 A table is a catalog entry (``table/<name>`` -> its TableDef as JSON) plus a base keyspace
 named ``table.<table id>``. Both appear in one catalog transaction
@@ -83,18 +83,6 @@ class Tables:
             )
             table = self._tables[d.name] = Table(self.store, d, self.locks)
             return table
-
-    def redefine(self, defn: TableDef, *, create_keyspaces: tuple[str, ...] = ()) -> None:
-        """Durably replace a table's definition (same name and keyspace), creating
-        ``create_keyspaces`` (a new index's) in the same catalog transaction."""
-        with self._mutex:
-            table = self._tables[defn.name]
-            assert table.defn.keyspace == defn.keyspace
-            self.store.catalog_put(
-                {CATALOG_PREFIX + defn.name.encode(): encode_table_def(defn)},
-                create_keyspaces=create_keyspaces,
-            )
-            table.defn = defn
 
     def change(
         self,
