@@ -75,7 +75,7 @@ def batch_get_item(ctx: Context, p: dict) -> dict:
         if left:
             rest = {k: v for k, v in r.items() if k != "Keys"}
             out["UnprocessedKeys"][name] = dict(rest, Keys=left)
-        consumed(p.get("ReturnConsumedCapacity"), table, units, out, many=True)
+        consumed(p.get("ReturnConsumedCapacity"), table, units, out, kind="read", many=True)
     if throttled and not processed:
         raise ProvisionedThroughputExceededException(
             "Too many requests for this table; every key was throttled"
@@ -141,7 +141,15 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
                 out.setdefault("ItemCollectionMetrics", {}).setdefault(name, []).append(icm)
         if left:
             out["UnprocessedItems"][name] = left
-        consumed(p.get("ReturnConsumedCapacity"), table, units, out, many=True, indexes=idx_total)
+        consumed(
+            p.get("ReturnConsumedCapacity"),
+            table,
+            units,
+            out,
+            kind="write",
+            many=True,
+            indexes=idx_total,
+        )
     if throttled and not processed:
         raise ProvisionedThroughputExceededException(
             "The level of configured provisioned throughput for the table was exceeded. "

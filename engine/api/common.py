@@ -102,30 +102,30 @@ def consumed(
     units: float,
     reply: dict,
     *,
+    kind: str,
     many: bool = False,
     indexes: dict[str, float] | None = None,
 ) -> None:
     """Add ConsumedCapacity to ``reply`` for ReturnConsumedCapacity ``mode``.
 
-    ``units`` are the table's own; ``indexes`` maps index name -> units spent on it. TOTAL
-    reports their sum; INDEXES also breaks it down (an index the request did not touch
-    has no entry, as in DynamoDB's replies)."""
+    ``kind`` is "read" or "write": each figure comes as CapacityUnits and again as
+    ReadCapacityUnits or WriteCapacityUnits. ``units`` are the table's own; ``indexes`` maps
+    index name -> units spent on it. TOTAL reports their sum; INDEXES also breaks it down
+    (an index the request did not touch has no entry, as in DynamoDB's replies)."""
     if mode is None or mode == "NONE":
         return
+    split = "ReadCapacityUnits" if kind == "read" else "WriteCapacityUnits"
     total = units + sum(indexes.values()) if indexes else units
-    cc: dict = {"TableName": table.defn.name, "CapacityUnits": total}
+    cc: dict = {"TableName": table.defn.name, "CapacityUnits": total, split: total}
     if mode == "INDEXES":
-        cc["Table"] = {"CapacityUnits": units}
+        cc["Table"] = {"CapacityUnits": units, split: units}
         if indexes:
             d = table.defn
             for name, u in indexes.items():
                 ix = d.index(name)
-                key = (
-                    "LocalSecondaryIndexes"
-                    if ix is not None and not ix.is_global
-                    else ("GlobalSecondaryIndexes")
-                )
-                cc.setdefault(key, {})[name] = {"CapacityUnits": u}
+                is_lsi = ix is not None and not ix.is_global
+                key = "LocalSecondaryIndexes" if is_lsi else "GlobalSecondaryIndexes"
+                cc.setdefault(key, {})[name] = {"CapacityUnits": u, split: u}
     if many:
         reply.setdefault("ConsumedCapacity", []).append(cc)
     else:

@@ -138,7 +138,7 @@ def put_item(ctx: Context, p: dict) -> dict:
     out: dict = {}
     if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
         out["Attributes"] = m.old
-    consumed(p.get("ReturnConsumedCapacity"), table, units, out, indexes=idx)
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out, kind="write", indexes=idx)
     _metrics(ctx, p, table, skey, out)
     return out
 
@@ -151,7 +151,7 @@ def delete_item(ctx: Context, p: dict) -> dict:
     out: dict = {}
     if p.get("ReturnValues") == "ALL_OLD" and m.old is not None:
         out["Attributes"] = m.old
-    consumed(p.get("ReturnConsumedCapacity"), table, units, out, indexes=idx)
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out, kind="write", indexes=idx)
     _metrics(ctx, p, table, skey, out)
     return out
 
@@ -179,7 +179,7 @@ def update_item(ctx: Context, p: dict) -> dict:
         attrs = None
     if attrs:
         out["Attributes"] = attrs
-    consumed(p.get("ReturnConsumedCapacity"), table, units, out, indexes=idx)
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out, kind="write", indexes=idx)
     _metrics(ctx, p, table, skey, out)
     return out
 
@@ -197,7 +197,7 @@ def get_item(ctx: Context, p: dict) -> dict:
     out: dict = {}
     if item is not None:
         out["Item"] = item if prep is None else prep.project(item)
-    consumed(p.get("ReturnConsumedCapacity"), table, units, out)
+    consumed(p.get("ReturnConsumedCapacity"), table, units, out, kind="read")
     return out
 
 

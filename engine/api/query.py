@@ -195,13 +195,20 @@ def _reply(ctx: Context, p: dict, table, ix, page, prep, select: str, reads) -> 
     d = table.defn
     if ix is None:
         ctx.meter.charge(d.table_id, "read", units)
-        consumed(p.get("ReturnConsumedCapacity"), table, units, out)
+        consumed(p.get("ReturnConsumedCapacity"), table, units, out, kind="read")
         return out
     if ix.is_global:
         ctx.meter.charge(ix.index_id, "read", units)
     else:
         ctx.meter.charge(d.table_id, "read", units + base_units)
-    consumed(p.get("ReturnConsumedCapacity"), table, base_units, out, indexes={ix.name: units})
+    consumed(
+        p.get("ReturnConsumedCapacity"),
+        table,
+        base_units,
+        out,
+        kind="read",
+        indexes={ix.name: units},
+    )
     return out
 
 

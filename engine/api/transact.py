@@ -130,7 +130,7 @@ def _run_write(ctx: Context, p: dict) -> dict:
                 icm
             )
     for t, u, idx in per_table.values():
-        consumed(p.get("ReturnConsumedCapacity"), t, u, out, many=True, indexes=idx)
+        consumed(p.get("ReturnConsumedCapacity"), t, u, out, kind="write", many=True, indexes=idx)
     return out
 
 
@@ -182,7 +182,7 @@ def transact_get_items(ctx: Context, p: dict) -> dict:
         else:
             out["Responses"].append({"Item": item if prep is None else prep.project(item)})
     for t, u in per_table.values():
-        consumed(p.get("ReturnConsumedCapacity"), t, u, out, many=True)
+        consumed(p.get("ReturnConsumedCapacity"), t, u, out, kind="read", many=True)
     return out
 
 

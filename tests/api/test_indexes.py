@@ -509,10 +509,12 @@ def test_index_writes_consume_capacity_reported_per_index(ddb):
     cc = r["ConsumedCapacity"]
     assert cc["CapacityUnits"] == 4.0 and cc["Table"]["CapacityUnits"] == 1.0
     assert cc["GlobalSecondaryIndexes"] == {
-        "by_g": {"CapacityUnits": 1.0},
-        "by_g_r": {"CapacityUnits": 1.0},
+        "by_g": {"CapacityUnits": 1.0, "WriteCapacityUnits": 1.0},
+        "by_g_r": {"CapacityUnits": 1.0, "WriteCapacityUnits": 1.0},
     }
-    assert cc["LocalSecondaryIndexes"] == {"by_r": {"CapacityUnits": 1.0}}
+    assert cc["LocalSecondaryIndexes"] == {
+        "by_r": {"CapacityUnits": 1.0, "WriteCapacityUnits": 1.0}
+    }
     # moving the GSI key is a delete and a put there; the LSI entry is rewritten in place
     r = ddb.update_item(
         TableName=GSI_TABLE,
@@ -522,14 +524,18 @@ def test_index_writes_consume_capacity_reported_per_index(ddb):
         ReturnConsumedCapacity="INDEXES",
     )
     cc = r["ConsumedCapacity"]
-    assert cc["GlobalSecondaryIndexes"]["by_g"] == {"CapacityUnits": 2.0}
+    assert cc["GlobalSecondaryIndexes"]["by_g"]["CapacityUnits"] == 2.0
     assert "LocalSecondaryIndexes" not in cc  # KEYS_ONLY entry did not change
     r = ddb.put_item(
         TableName=GSI_TABLE,
         ReturnConsumedCapacity="TOTAL",
         Item={"pk": {"S": "b"}, "sk": {"N": "1"}},
     )
-    assert r["ConsumedCapacity"] == {"TableName": GSI_TABLE, "CapacityUnits": 1.0}
+    assert r["ConsumedCapacity"] == {
+        "TableName": GSI_TABLE,
+        "CapacityUnits": 1.0,
+        "WriteCapacityUnits": 1.0,
+    }
 
 
 def test_gsi_without_write_capacity_throttles_its_table(ddb):

@@ -303,14 +303,20 @@ def test_consumed_capacity(ddb, table):
     r = ddb.put_item(
         TableName=table, Item=dict(K, v={"S": "x" * 2000}), ReturnConsumedCapacity="TOTAL"
     )
-    assert r["ConsumedCapacity"] == {"TableName": table, "CapacityUnits": 2.0}
+    assert r["ConsumedCapacity"] == {
+        "TableName": table,
+        "CapacityUnits": 2.0,
+        "WriteCapacityUnits": 2.0,
+    }
     r = ddb.get_item(TableName=table, Key=K, ReturnConsumedCapacity="TOTAL")
     assert r["ConsumedCapacity"]["CapacityUnits"] == 0.5
+    assert r["ConsumedCapacity"]["ReadCapacityUnits"] == 0.5
     r = ddb.get_item(TableName=table, Key=K, ConsistentRead=True, ReturnConsumedCapacity="INDEXES")
     assert r["ConsumedCapacity"] == {
         "TableName": table,
         "CapacityUnits": 1.0,
-        "Table": {"CapacityUnits": 1.0},
+        "ReadCapacityUnits": 1.0,
+        "Table": {"CapacityUnits": 1.0, "ReadCapacityUnits": 1.0},
     }
     r = ddb.delete_item(TableName=table, Key=K, ReturnConsumedCapacity="TOTAL")
     assert r["ConsumedCapacity"]["CapacityUnits"] == 2.0
