@@ -19,6 +19,9 @@ so the report can repeat it:
 Optional engines are imported in `probe()`, not at module import, so that a missing or
 half-written package makes its engine "skipped with a note" instead of breaking the harness.
 
+For YCSB (bench/ycsb.py), where every operation is timed on its own, `point_ops()` gives
+the three single operations as bound functions: get, put and a short forward scan.
+
 Thread-safety: an adapter instance is driven by one thread, except that `make_sync_writer()`
 may be called from several threads at once, each using the writer it got back.
 """
@@ -34,11 +37,20 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
-__all__ = ["ENGINES", "KVEngine"]
+__all__ = ["ENGINES", "KVEngine", "PointOps"]
 
 Put = Callable[[bytes, bytes], None]
+
+
+class PointOps(NamedTuple):
+    """Single operations of an open engine: get(key) -> value or None, put(key, value),
+    scan(start, count) -> up to `count` (key, value) pairs from `start` on."""
+
+    get: Callable[[bytes], bytes | None]
+    put: Put
+    scan: Callable[[bytes, int], list[tuple[bytes, bytes]]]
 
 
 def _dist_version(dist: str) -> str:
@@ -116,6 +128,10 @@ class KVEngine:
     def engine_stats(self) -> dict[str, Any]:
         """The engine's own accounting, where it keeps one (shale's `stats()`)."""
         return {}
+
+    def point_ops(self) -> PointOps:
+        """Single get, put and short scan, each its own atomic operation."""
+        raise NotImplementedError
 
 
 def _count_gets(get: Callable[[bytes], bytes | None], keys: Sequence[bytes]) -> tuple[int, int]:
@@ -224,6 +240,23 @@ class ShaleEngine(KVEngine):
     def engine_stats(self) -> dict[str, Any]:
         return dict(self._store.stats())
 
+    def point_ops(self) -> PointOps:
+        ks = self.KEYSPACE
+        store_scan = self._store.scan
+
+        def scan(start: bytes, count: int) -> list[tuple[bytes, bytes]]:
+            it = store_scan(ks, start=start)
+            try:
+                return list(islice(it, count))
+            finally:
+                close = getattr(it, "close", None)
+                if close is not None:
+                    close()
+
+        return PointOps(
+            functools.partial(self._store.get, ks), functools.partial(self._store.put, ks), scan
+        )
+
 
 class LMDBEngine(KVEngine):
     name = "lmdb"
@@ -302,6 +335,26 @@ class LMDBEngine(KVEngine):
                     entries += 1
                     nbytes += len(k) + len(v)
         return entries, nbytes
+
+    def point_ops(self) -> PointOps:
+        begin = self._env.begin
+
+        def get(k: bytes) -> bytes | None:
+            with begin() as txn:
+                return txn.get(k)
+
+        def put(k: bytes, v: bytes) -> None:
+            with begin(write=True) as txn:
+                txn.put(k, v)
+
+        def scan(start: bytes, count: int) -> list[tuple[bytes, bytes]]:
+            with begin() as txn:
+                cursor = txn.cursor()
+                if not cursor.set_range(start):
+                    return []
+                return list(islice(cursor.iternext(), count))
+
+        return PointOps(get, put, scan)
 
 
 class SQLiteEngine(KVEngine):
@@ -391,6 +444,23 @@ class SQLiteEngine(KVEngine):
                 nbytes += len(k) + len(v)
         return entries, nbytes
 
+    def point_ops(self) -> PointOps:
+        execute = self._conn.cursor().execute
+        upsert = self.UPSERT
+
+        def get(k: bytes) -> bytes | None:
+            row = execute("SELECT v FROM kv WHERE k = ?", (k,)).fetchone()
+            return row[0] if row is not None else None
+
+        def put(k: bytes, v: bytes) -> None:
+            execute(upsert, (k, v))
+
+        def scan(start: bytes, count: int) -> list[tuple[bytes, bytes]]:
+            sql = "SELECT k, v FROM kv WHERE k >= ? ORDER BY k LIMIT ?"
+            return execute(sql, (start, count)).fetchall()
+
+        return PointOps(get, put, scan)
+
 
 class RocksDictEngine(KVEngine):
     name = "rocksdict"
@@ -462,6 +532,20 @@ class RocksDictEngine(KVEngine):
         del it
         return entries, nbytes
 
+    def point_ops(self) -> PointOps:
+        db = self._db
+
+        def scan(start: bytes, count: int) -> list[tuple[bytes, bytes]]:
+            it = db.iter()
+            it.seek(start)
+            out = []
+            while len(out) < count and it.valid():
+                out.append((it.key(), it.value()))
+                it.next()
+            return out
+
+        return PointOps(db.get, db.put, scan)
+
 
 class PlyvelEngine(KVEngine):
     name = "plyvel"
@@ -526,6 +610,18 @@ class PlyvelEngine(KVEngine):
                 nbytes += len(k) + len(v)
         it.close()
         return entries, nbytes
+
+    def point_ops(self) -> PointOps:
+        db = self._db
+
+        def scan(start: bytes, count: int) -> list[tuple[bytes, bytes]]:
+            it = db.iterator(start=start)
+            try:
+                return list(islice(it, count))
+            finally:
+                it.close()
+
+        return PointOps(db.get, db.put, scan)
 
 
 ENGINES: dict[str, type[KVEngine]] = {

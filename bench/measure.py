@@ -4,8 +4,9 @@
 sums /proc/<pid>/io deltas of this process and its live children (bytes passed to write(2)
 as `wchar`, page-cache bytes as `write_bytes`) over the regions it measures;
 `du_bytes` is the allocated size of a directory; `run_threads` drives N writer threads from
-a start barrier; `run_rawsync` is the os.write + os.fdatasync floor. Nothing here knows
-about engines or workloads.
+a start barrier; `run_rawsync` is the os.write + os.fdatasync floor; `Latencies` keeps every
+operation's latency per operation kind (8 bytes each, in an array) and `percentiles` reads
+p50..p99.9 and max out of them. Nothing here knows about engines or workloads.
 
 Thread-safety: `run_threads` starts and joins its own threads; everything else is meant for
 one thread.
@@ -14,19 +15,24 @@ one thread.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import statistics
 import threading
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "PERCENTILES",
     "IOMeter",
+    "Latencies",
     "Timing",
     "du_bytes",
     "latency_summary",
+    "percentiles",
     "read_proc_io",
     "run_rawsync",
     "run_threads",
@@ -209,3 +215,51 @@ def run_rawsync(base_dir: str, keys: Sequence[bytes], values: Sequence[bytes]) -
         os.close(fd)
         os.unlink(path)
     return Timing(len(records), seconds, sum(map(len, records)), latency_summary(latencies))
+
+
+# Percentile name -> fraction, in report order.
+PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
+
+
+def percentiles(latencies_s: Sequence[float]) -> dict[str, float]:
+    """count, mean, PERCENTILES and max of latencies in seconds, reported in microseconds
+    (nearest-rank percentiles: the smallest value with at least that share at or below
+    it). Empty input gives {"count": 0}."""
+    n = len(latencies_s)
+    if n == 0:
+        return {"count": 0}
+    ordered = sorted(latencies_s)
+    out: dict[str, float] = {"count": n, "mean_us": sum(ordered) / n * 1e6}
+    for name, q in PERCENTILES.items():
+        rank = max(1, math.ceil(q * n))
+        out[f"{name}_us"] = ordered[rank - 1] * 1e6
+    out["max_us"] = ordered[-1] * 1e6
+    return out
+
+
+class Latencies:
+    """Every operation's latency, by operation kind (`read`, `update`, ...).
+
+    `add(kind, seconds)` appends to a compact array('d'); a million operations cost 8 MB.
+    `summary()` gives `percentiles` per kind and for all kinds together (`all`).
+    """
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, array] = {}
+
+    def add(self, kind: str, seconds: float) -> None:
+        samples = self.by_kind.get(kind)
+        if samples is None:
+            samples = self.by_kind[kind] = array("d")
+        samples.append(seconds)
+
+    def __len__(self) -> int:
+        return sum(len(a) for a in self.by_kind.values())
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {kind: percentiles(samples) for kind, samples in sorted(self.by_kind.items())}
+        everything = array("d")
+        for samples in self.by_kind.values():
+            everything.extend(samples)
+        out["all"] = percentiles(everything)
+        return out
