@@ -6,7 +6,10 @@ and the filesystem the stores lived on (fsync cost is mostly a property of that)
 
 `render_markdown` turns the document `bench.kv.run_kv` returns into a table with one row per
 workload and one column per engine (ops/s), two rows for write and space amplification, and
-the notes that say how each engine was configured. Pure functions; safe from any thread.
+the notes that say how each engine was configured. `render_harness_markdown` does the same
+for a `python -m bench` document (bench/harness.py): throughput, latency percentiles, what
+each engine measures, the charts and every skip, error and note. Pure functions; safe from
+any thread.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import platform
 import subprocess
 from typing import Any
 
-__all__ = ["describe_machine", "render_markdown"]
+__all__ = ["describe_machine", "render_harness_markdown", "render_markdown"]
 
 
 def _cpu_model() -> str:
@@ -163,6 +166,113 @@ def render_markdown(doc: dict[str, Any]) -> str:
             notes.append(f"- {engine} reports itself: {shown}")
     for engine, why in meta.get("skipped", {}).items():
         notes.append(f"- {engine}: skipped ({why})")
+    for engine, errs in meta.get("errors", {}).items():
+        for workload, err in errs.items():
+            notes.append(f"- {engine}: {workload} failed: {err}")
+    if notes:
+        lines.append("Notes:")
+        lines += notes
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _machine_line(machine: dict[str, Any]) -> str:
+    ram = machine.get("ram_bytes")
+    ram_s = f"{ram / 2**30:.1f} GiB RAM" if ram else "RAM unknown"
+    line = (
+        f"Machine: {machine['cpu_model']}, {machine['cpu_cores']} cores"
+        f" ({machine.get('cpu_cores_usable', '?')} usable), {ram_s}, {machine['os']},"
+        f" {machine['python']}, stores on {machine['filesystem']}"
+    )
+    if machine.get("shaledb_commit"):
+        line += f", shaledb commit {machine['shaledb_commit']}"
+    return line
+
+
+def _fmt_us(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def render_harness_markdown(doc: dict[str, Any]) -> str:
+    """The report of a `python -m bench` run (bench/harness.py's document)."""
+    meta = doc["meta"]
+    engines = list(meta["engines"])
+    results = doc["results"]
+    ycsb = bool(doc.get("load"))
+    lines = [
+        f"## python -m bench: N = {meta['records']:,} records"
+        + (f", {meta['ops']:,} operations per ycsb workload" if ycsb else ""),
+        "",
+    ]
+    if meta.get("command"):
+        lines += [f"Command: `{meta['command']}`", ""]
+    if meta.get("machine"):
+        lines += [_machine_line(meta["machine"]), ""]
+    if meta.get("versions"):
+        lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), ""]
+    rows = ([("ycsb load", doc["load"])] if ycsb else []) + [
+        (w, results.get(w, {})) for w in meta["workloads"]
+    ]
+    if engines:
+        lines.append("### Throughput (operations/s, higher is better)")
+        lines.append("")
+        lines.append("| workload | " + " | ".join(engines) + " |")
+        lines.append("|---|" + "---:|" * len(engines))
+        for label, by_engine in rows:
+            cells = [_fmt_ops(by_engine.get(e, {}).get("ops_per_s")) for e in engines]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    latency_rows = [
+        (w, e, r[e]["latency_us"]["all"])
+        for w in meta["workloads"]
+        for r in [results.get(w, {})]
+        for e in engines
+        if e in r and "latency_us" in r[e] and r[e]["latency_us"].get("all", {}).get("count")
+    ]
+    if latency_rows:
+        lines.append("### Latency of all operations (µs, lower is better)")
+        lines.append("")
+        lines.append("| workload | engine | ops | mean | p50 | p95 | p99 | p99.9 | max |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for w, e, lat in latency_rows:
+            cells = [f"{lat['count']:,}"] + [
+                _fmt_us(lat.get(f"{k}_us")) for k in ("mean", "p50", "p95", "p99", "p99.9", "max")
+            ]
+            lines.append(f"| {w} | {e} | " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append("Per operation kind (read, update, insert, scan, rmw) in the JSON.")
+        lines.append("")
+    charts = meta.get("charts") or {}
+    if charts:
+        lines += [f"![{name}]({name})" for name in charts] + [""]
+    if meta.get("chart_note"):
+        lines += [meta["chart_note"], ""]
+    if meta.get("engine_levels"):
+        lines.append("### What each engine is")
+        lines.append("")
+        for engine, levels in meta["engine_levels"].items():
+            text = "; ".join(f"{family}: {level}" for family, level in levels.items())
+            lines.append(f"- {engine}: {text}")
+        lines.append("")
+    notes = [f"- {n}" for n in meta.get("notes", [])]
+    for engine, engine_notes in meta.get("engine_notes", {}).items():
+        notes += [f"- {engine}: {n}" for n in dict.fromkeys(engine_notes)]
+    kv = doc.get("kv")
+    if kv:
+        for engine in kv["meta"]["engines"]:
+            wa = kv.get(engine, {}).get("write_amplification")
+            sa = kv.get(engine, {}).get("space_amplification")
+            notes.append(
+                f"- {engine} (kv): write amplification {_fmt_amp(wa)},"
+                f" space amplification {_fmt_amp(sa)}"
+            )
+    for engine, why in meta.get("skipped", {}).items():
+        notes.append(f"- {engine}: skipped ({why})")
+    for engine, by_family in meta.get("not_applicable", {}).items():
+        for family, why in by_family.items():
+            notes.append(f"- {engine}: no {family} workloads ({why})")
     for engine, errs in meta.get("errors", {}).items():
         for workload, err in errs.items():
             notes.append(f"- {engine}: {workload} failed: {err}")

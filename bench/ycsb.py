@@ -1,56 +1,106 @@
-"""YCSB workloads A-F on DynamoDB items, embedded ShaleDB side by side with moto.
+"""YCSB workloads A-F, with every operation's latency recorded, over any engine adapter.
 
-Items are YCSB's: 10 attributes ``field0..field9`` of 100 bytes (1 KB an item) in table
-``usertable`` keyed by ``pk`` (S, the partition: ``user<k // 100>``) and ``sk`` (N, the
-record number k), so workload E's short range scan is a Query of one partition from a
-start key with Limit 1..100, the way a DynamoDB application scans short ranges.
+YCSB's records: 10 fields of 100 bytes (1 KB a record), keyed by record number k. How a
+record lives in an engine is the adapter's business (bench/ycsb_engines.py): a DynamoDB
+item `{pk: "user<k // 100>", sk: k, field0..field9}` in table `usertable` for the DynamoDB
+APIs (so a short range scan is a Query of one partition from a start key, the way a
+DynamoDB application scans), or the key `user<k, 10 digits>` and the 10 fields
+concatenated for key-value stores.
 
-    A 50% read / 50% update, zipfian        D 95% read latest / 5% insert
-    B 95% read / 5% update, zipfian         E 95% short range Query / 5% insert, zipfian
-    C 100% read, zipfian                    F 50% read / 50% read-modify-write, zipfian
+    ycsb-a 50% read / 50% update, zipfian     ycsb-d 95% read latest / 5% insert
+    ycsb-b 95% read / 5% update, zipfian      ycsb-e 95% scan of 1..100 / 5% insert, zipfian
+    ycsb-c 100% read, zipfian                 ycsb-f 50% read / 50% read-modify-write, zipfian
 
-Single-operation rates: PutItem, GetItem, UpdateItem with a condition, Query returning 100
-items, BatchWriteItem of 25 items. Engines: "shale" (engine.connect, durability off),
-"shale-sync" (durability sync, 8 threads; single-operation rates only) and "moto"
-(moto's in-process mock through boto3; skipped if moto is not installed).
+An update writes one field (a key-value store reads the record and writes it back, as
+YCSB's RocksDB binding does); read-modify-write reads the record then updates one field.
+The load phase inserts the N records in batches (BatchWriteItem of 25, or the store's
+batch); the workloads then run one after another on the loaded store, so inserts of D
+and E extend it, as in YCSB's recommended sequence. The operation stream is a pure
+function of the seed and the workload: every engine gets the same operations.
 
-    python -m bench.ycsb --records 20000 --ops 20000 --json bench-results/ycsb.json \
-        --markdown bench-results/ycsb.md
+Throughput is operations / time spent inside the engine's calls (the harness's own work
+between calls, choosing the next key and building values, is not counted); latencies are
+per operation kind (read, update, insert, scan, rmw) and for all together.
+
+Kept runnable as `python -m bench.ycsb`, which is `python -m bench` with the YCSB
+workloads selected.
 """
 
 from __future__ import annotations
 
-import argparse
 import bisect
-import json
 import random
 import sys
-import tempfile
-import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bench.measure import Latencies
+from bench.progress import ProgressBar
+
+__all__ = [
+    "FIELDS",
+    "FIELD_BYTES",
+    "PER_PARTITION",
+    "TABLE",
+    "WORKLOADS",
+    "Workload",
+    "Zipfian",
+    "load",
+    "make_fields",
+    "run_workload",
+]
 
 FIELDS = 10
 FIELD_BYTES = 100
 PER_PARTITION = 100
-WORKLOADS = "ABCDEF"
 TABLE = "usertable"
+LOAD_BATCH = 25
+MAX_SCAN = 100
+PROGRESS_EVERY = 256
 
 
-def key(k: int) -> dict:
-    return {"pk": {"S": f"user{k // PER_PARTITION}"}, "sk": {"N": str(k)}}
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    read: float = 0.0
+    update: float = 0.0
+    insert: float = 0.0
+    scan: float = 0.0
+    rmw: float = 0.0
+    distribution: str = "zipfian"  # zipfian | latest
 
 
-def item(k: int, rng: random.Random) -> dict:
-    out = key(k)
-    for i in range(FIELDS):
-        out[f"field{i}"] = {"S": rng.randbytes(FIELD_BYTES // 2).hex()}
-    return out
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        Workload("ycsb-a", "YCSB A: 50% read / 50% update, zipfian", read=0.5, update=0.5),
+        Workload("ycsb-b", "YCSB B: 95% read / 5% update, zipfian", read=0.95, update=0.05),
+        Workload("ycsb-c", "YCSB C: 100% read, zipfian", read=1.0),
+        Workload(
+            "ycsb-d",
+            "YCSB D: 95% read of recent records / 5% insert",
+            read=0.95,
+            insert=0.05,
+            distribution="latest",
+        ),
+        Workload(
+            "ycsb-e",
+            f"YCSB E: 95% scan of 1..{MAX_SCAN} records / 5% insert, zipfian",
+            scan=0.95,
+            insert=0.05,
+        ),
+        Workload("ycsb-f", "YCSB F: 50% read / 50% read-modify-write, zipfian", read=0.5, rmw=0.5),
+    )
+}
 
 
 class Zipfian:
-    """YCSB's scrambled zipfian (theta 0.99) over [0, n), by inverse CDF."""
+    """YCSB's scrambled zipfian (theta 0.99) over [0, n), by inverse CDF: popular records
+    are spread over the key space rather than bunched at its start."""
 
     def __init__(self, n: int, rng: random.Random, theta: float = 0.99) -> None:
         self.n = n
@@ -68,249 +118,134 @@ class Zipfian:
         return zlib.crc32(rank.to_bytes(8, "little")) % self.n
 
 
-def create(client) -> None:
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+def make_fields(rng: random.Random) -> list[str]:
+    """One record's 10 fields: 100 printable bytes each (hex of 50 random bytes)."""
+    return [rng.randbytes(FIELD_BYTES // 2).hex() for _ in range(FIELDS)]
 
 
-def load(client, records: int, rng: random.Random) -> float:
-    t0 = time.perf_counter()
-    for start in range(0, records, 25):
-        batch = [
-            {"PutRequest": {"Item": item(k, rng)}} for k in range(start, min(records, start + 25))
-        ]
-        client.batch_write_item(RequestItems={TABLE: batch})
-    return records / (time.perf_counter() - t0)
+class Engine(Protocol):
+    """What bench/ycsb_engines.py adapters provide."""
+
+    def insert_batch(self, ks: Sequence[int], fields: Sequence[list[str]]) -> None: ...
+    def insert(self, k: int, fields: list[str]) -> None: ...
+    def read(self, k: int) -> bool: ...
+    def update(self, k: int, field: int, value: str) -> None: ...
+    def scan(self, k: int, count: int) -> int: ...
 
 
-def run_workload(client, name: str, records: int, ops: int, seed: int) -> tuple[float, int]:
+def load(engine: Engine, records: int, seed: int, label: str) -> dict[str, Any]:
+    """Insert records 0..records-1 in batches; return the timing and insert latencies
+    (one sample per batch, divided by its size: the batch is the atomic unit)."""
     rng = random.Random(seed)
-    zipf = Zipfian(records, rng)
-    inserted = records
-    update_value = {":v": {"S": "u" * FIELD_BYTES}}
-    t0 = time.perf_counter()
-    for _ in range(ops):
+    bar = ProgressBar(records, f"{label} load", unit="records")
+    busy = 0.0
+    clock = time.perf_counter
+    batch_latencies = Latencies()
+    for start in range(0, records, LOAD_BATCH):
+        ks = list(range(start, min(records, start + LOAD_BATCH)))
+        fields = [make_fields(rng) for _ in ks]
+        t0 = clock()
+        engine.insert_batch(ks, fields)
+        spent = clock() - t0
+        busy += spent
+        batch_latencies.add("batch", spent)
+        bar.update(ks[-1] + 1)
+    bar.close()
+    return {
+        "records": records,
+        "seconds": round(busy, 6),
+        "ops_per_s": records / max(busy, 1e-9),
+        "latency_us": batch_latencies.summary(),
+    }
+
+
+def run_workload(
+    engine: Engine, workload: Workload, records: int, inserted: int, ops: int, seed: int, label: str
+) -> tuple[dict[str, Any], int]:
+    """Run `ops` operations of `workload` on a store holding records 0..inserted-1 (the
+    zipfian draws from the first `records`); return (result, records now in the store)."""
+    rng = random.Random(f"{seed}:{workload.name}")
+    zipf = Zipfian(records, rng) if workload.distribution == "zipfian" else None
+    latencies = Latencies()
+    add = latencies.add
+    clock = time.perf_counter
+    bar = ProgressBar(ops, f"{label} {workload.name}")
+    cuts = _cuts(workload)
+    update_value = "u" * FIELD_BYTES
+    found = 0
+    scanned = 0
+    for i in range(ops):
         r = rng.random()
-        if name == "D":
-            if r < 0.05:
-                client.put_item(TableName=TABLE, Item=item(inserted, rng))
-                inserted += 1
-            else:
-                k = max(0, inserted - 1 - int(rng.expovariate(1 / 20)))
-                client.get_item(TableName=TABLE, Key=key(k))
-            continue
-        if name == "E":
-            if r < 0.05:
-                client.put_item(TableName=TABLE, Item=item(inserted, rng))
-                inserted += 1
-            else:
-                k = zipf.next()
-                client.query(
-                    TableName=TABLE,
-                    KeyConditionExpression="pk = :p AND sk >= :s",
-                    ExpressionAttributeValues={
-                        ":p": {"S": f"user{k // PER_PARTITION}"},
-                        ":s": {"N": str(k)},
-                    },
-                    Limit=rng.randint(1, 100),
-                )
-            continue
-        k = zipf.next()
-        read_share = {"A": 0.5, "B": 0.95, "C": 1.0, "F": 0.5}[name]
-        if r < read_share:
-            client.get_item(TableName=TABLE, Key=key(k))
-        elif name == "F":
-            client.get_item(TableName=TABLE, Key=key(k))
-            client.update_item(
-                TableName=TABLE,
-                Key=key(k),
-                UpdateExpression="SET field0 = :v",
-                ExpressionAttributeValues=update_value,
-            )
+        kind = next(name for name, cut in cuts if r < cut)
+        if kind == "insert":
+            fields = make_fields(rng)
+            t0 = clock()
+            engine.insert(inserted, fields)
+            add("insert", clock() - t0)
+            inserted += 1
         else:
-            client.update_item(
-                TableName=TABLE,
-                Key=key(k),
-                UpdateExpression="SET field0 = :v",
-                ExpressionAttributeValues=update_value,
-            )
-    return ops / (time.perf_counter() - t0), inserted
+            if zipf is not None:
+                k = zipf.next()
+            else:  # latest: recently inserted records are the most read
+                k = max(0, inserted - 1 - int(rng.expovariate(1 / 20)))
+            if kind == "read":
+                t0 = clock()
+                hit = engine.read(k)
+                add("read", clock() - t0)
+                found += hit
+            elif kind == "update":
+                field = rng.randrange(FIELDS)
+                t0 = clock()
+                engine.update(k, field, update_value)
+                add("update", clock() - t0)
+            elif kind == "scan":
+                count = rng.randint(1, MAX_SCAN)
+                t0 = clock()
+                scanned += engine.scan(k, count)
+                add("scan", clock() - t0)
+            else:  # rmw
+                field = rng.randrange(FIELDS)
+                t0 = clock()
+                found += engine.read(k)
+                engine.update(k, field, update_value)
+                add("rmw", clock() - t0)
+        if i % PROGRESS_EVERY == 0:
+            bar.update(i)
+    bar.update(ops)
+    summary = latencies.summary()
+    busy = summary["all"].get("mean_us", 0.0) * ops / 1e6
+    bar.close(f"(engine time {busy:.2f} s)")
+    result = {
+        "ops": ops,
+        "seconds": round(busy, 6),
+        "ops_per_s": ops / max(busy, 1e-9),
+        "reads_found": found,
+        "scanned_records": scanned,
+        "latency_us": summary,
+    }
+    return result, inserted
 
 
-def _timed(fn: Callable[[int], None], n: int, threads: int = 1) -> float:
-    if threads == 1:
-        t0 = time.perf_counter()
-        for i in range(n):
-            fn(i)
-        return n / (time.perf_counter() - t0)
-    per = n // threads
-
-    def worker(w: int) -> None:
-        for i in range(w * per, (w + 1) * per):
-            fn(i)
-
-    ts = [threading.Thread(target=worker, args=(w,)) for w in range(threads)]
-    t0 = time.perf_counter()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return per * threads / (time.perf_counter() - t0)
-
-
-def single_ops(client, n: int, threads: int = 1) -> dict[str, float]:
-    rng = random.Random(7)
-    base = 10_000_000
-    items = [item(base + i, rng) for i in range(n)]
-    out = {}
-    out["PutItem"] = _timed(lambda i: client.put_item(TableName=TABLE, Item=items[i]), n, threads)
-    out["GetItem"] = _timed(
-        lambda i: client.get_item(TableName=TABLE, Key=key(base + i)), n, threads
-    )
-    out["UpdateItem+condition"] = _timed(
-        lambda i: client.update_item(
-            TableName=TABLE,
-            Key=key(base + i),
-            UpdateExpression="SET field1 = :v",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":v": {"S": "c" * FIELD_BYTES}},
-        ),
-        n,
-        threads,
-    )
-    partitions = max(1, n // PER_PARTITION)
-    queries = max(10, n // 50)
-
-    def query(i: int) -> None:
-        r = client.query(
-            TableName=TABLE,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={
-                ":p": {"S": f"user{(base // PER_PARTITION) + i % partitions}"}
-            },
-        )
-        assert r["Count"] == PER_PARTITION, r["Count"]
-
-    out["Query(100 items)"] = _timed(query, queries, threads)
-    batches = max(4, n // 25)
-    extra = [item(base * 2 + i, rng) for i in range(batches * 25)]
-    out["BatchWriteItem(25)"] = _timed(
-        lambda b: client.batch_write_item(
-            RequestItems={
-                TABLE: [{"PutRequest": {"Item": it}} for it in extra[b * 25 : (b + 1) * 25]]
-            }
-        ),
-        batches,
-        threads,
-    )
+def _cuts(workload: Workload) -> list[tuple[str, float]]:
+    out = []
+    acc = 0.0
+    for kind in ("read", "update", "insert", "scan", "rmw"):
+        share = getattr(workload, kind)
+        if share:
+            acc += share
+            out.append((kind, acc))
+    out[-1] = (out[-1][0], 1.1)  # rounding never leaves a draw without an operation
     return out
 
 
-def shale_client(durability: str):
-    import engine
-
-    return engine.connect(tempfile.mkdtemp(prefix="ycsb-"), durability=durability)
-
-
-def moto_client():
-    try:
-        import boto3
-        from moto import mock_aws
-    except ImportError:
-        return None, None
-    mock = mock_aws()
-    mock.start()
-    client = boto3.client(
-        "dynamodb",
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
-    return client, mock
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--records", type=int, default=20_000)
-    ap.add_argument("--ops", type=int, default=20_000)
-    ap.add_argument("--moto-records", type=int, default=2_000)
-    ap.add_argument("--moto-ops", type=int, default=1_000)
-    ap.add_argument("--single-ops", type=int, default=10_000)
-    ap.add_argument("--engines", default="shale,shale-sync,moto")
-    ap.add_argument("--json")
-    ap.add_argument("--markdown")
-    args = ap.parse_args(argv)
-    results: dict[str, dict] = {}
-    for engine_name in args.engines.split(","):
-        print(f"== {engine_name}", file=sys.stderr)
-        mock = None
-        if engine_name == "moto":
-            client, mock = moto_client()
-            if client is None:
-                print("moto not installed: skipped", file=sys.stderr)
-                continue
-            records, ops, single = args.moto_records, args.moto_ops, max(200, args.moto_ops // 2)
-        else:
-            client = shale_client("sync" if engine_name == "shale-sync" else "off")
-            records, ops, single = args.records, args.ops, args.single_ops
-        res: dict = {"records": records, "ops": ops}
-        try:
-            create(client)
-            if engine_name != "shale-sync":
-                res["load"] = load(client, records, random.Random(1))
-                for w in WORKLOADS:
-                    rate, _ = run_workload(client, w, records, ops, seed=ord(w))
-                    res[w] = rate
-                    print(f"  {w}: {rate:,.0f} ops/s", file=sys.stderr)
-                res["single"] = single_ops(client, single)
-            else:
-                res["single"] = single_ops(client, single, threads=8)
-                res["threads"] = 8
-            print(f"  single: {res['single']}", file=sys.stderr)
-        finally:
-            if mock is not None:
-                mock.stop()
-            elif hasattr(client, "close"):
-                client.close()
-        results[engine_name] = res
-    md = render(results)
-    print(md)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(md)
-    return 0
+    """`python -m bench.ycsb [options]`: `python -m bench --workload ycsb-a,...,ycsb-f`."""
+    from bench.__main__ import main as bench_main
 
-
-def render(results: dict) -> str:
-    lines = ["## YCSB (ops/s)", "", "| engine | records | load | " + " | ".join(WORKLOADS) + " |"]
-    lines.append("|---" * (3 + len(WORKLOADS)) + "|")
-    for name, r in results.items():
-        if "A" not in r:
-            continue
-        cells = [f"{r[w]:,.0f}" for w in WORKLOADS]
-        lines.append(
-            f"| {name} | {r['records']:,} | {r['load']:,.0f} | " + " | ".join(cells) + " |"
-        )
-    ops = ["PutItem", "GetItem", "UpdateItem+condition", "Query(100 items)", "BatchWriteItem(25)"]
-    lines += ["", "## Single operations (ops/s)", "", "| engine | " + " | ".join(ops) + " |"]
-    lines.append("|---" * (1 + len(ops)) + "|")
-    for name, r in results.items():
-        label = name + (f" ({r['threads']} threads)" if "threads" in r else "")
-        lines.append(f"| {label} | " + " | ".join(f"{r['single'][o]:,.0f}" for o in ops) + " |")
-    return "\n".join(lines) + "\n"
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not any(a == "--workload" or a.startswith("--workload=") for a in args):
+        args += ["--workload", ",".join(WORKLOADS)]
+    return bench_main(args)
 
 
 if __name__ == "__main__":
