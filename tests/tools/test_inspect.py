@@ -112,7 +112,7 @@ def test_summary_json_matches_what_was_written(capsys, clean_dir):
 def test_summary_human_output_names_keyspaces_and_recovery(capsys, clean_dir):
     code, out, _ = inspect(capsys, clean_dir["path"], "summary")
     assert code == 0
-    assert re.search(r"^  items +\d+ +L\d", out, re.M)
+    assert re.search(r"^  items +\d+ +- +L\d", out, re.M)
     assert "Recovery at next open" in out
     assert f"{len(LATE) + 1} WAL record(s)" in out
 

@@ -18,7 +18,7 @@ from engine.storage.version import NUM_LEVELS
 from tools.inspect.backups import NOT_IMPLEMENTED as BACKUPS_NOT_IMPLEMENTED
 from tools.inspect.datadir import DataDir, needs_recovery
 from tools.inspect.render import Result, fields, fmt_bytes, section, table
-from tools.inspect.tabledata import load_tables
+from tools.inspect.tabledata import keyspace_owners, load_tables
 from tools.inspect.tables import stream_text, table_json
 from tools.inspect.wal import segment_json, segments_table
 
@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(dd: DataDir, args: argparse.Namespace) -> Result:
     del args
+    table_infos = load_tables(dd)
+    owners = keyspace_owners(table_infos)
     keyspaces = []
     file_bytes = 0
     live_bytes = 0
@@ -79,8 +81,17 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
             )
         size = sum(m.file_size for m in metas)
         file_bytes += size
+        owner = owners.get(name)
         keyspaces.append(
-            {"name": name, "id": ksid, "files": len(metas), "bytes": size, "levels": levels}
+            {
+                "name": name,
+                "id": ksid,
+                "files": len(metas),
+                "bytes": size,
+                "levels": levels,
+                "table": owner.table.name if owner else None,
+                "index": owner.index.name if owner and owner.index else None,
+            }
         )
     last_sst = dd.last_seqno_in_sstables
     segments = [segment_json(s, last_sst) for s in dd.segments]
@@ -96,7 +107,7 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
         space_amplification=file_bytes / live_bytes if live_bytes else 0.0,
     )
     findings = dd.recovery_findings()
-    tables = [table_json(dd, t, count=False) for t in load_tables(dd)]
+    tables = [table_json(dd, t, count=False) for t in table_infos]
     for t in tables:
         t["pitr"] = {"status": "DISABLED", "earliest_restorable": None, "latest_restorable": None}
     data = {
@@ -154,13 +165,15 @@ def render(data: dict) -> str:
     )
     rows = []
     for ks in data["keyspaces"]:
+        holds = (ks["table"] or "-") + (f"/{ks['index']}" if ks["index"] else "")
         if not ks["levels"]:
-            rows.append([ks["name"], ks["id"], None, 0, fmt_bytes(0), 0, 0])
+            rows.append([ks["name"], ks["id"], holds, None, 0, fmt_bytes(0), 0, 0])
         for lv in ks["levels"]:
             rows.append(
                 [
                     ks["name"],
                     ks["id"],
+                    holds,
                     f"L{lv['level']}",
                     lv["files"],
                     fmt_bytes(lv["bytes"]),
@@ -169,7 +182,9 @@ def render(data: dict) -> str:
                 ]
             )
     ks_table = table(
-        ["keyspace", "id", "level", "files", "size", "entries", "tombstones"], rows, indent=2
+        ["keyspace", "id", "holds", "level", "files", "size", "entries", "tombstones"],
+        rows,
+        indent=2,
     )
     wal = data["wal"]
     amp = fields(
