@@ -37,6 +37,7 @@ __all__ = ["BACKFILL_CHUNK", "Indexes"]
 log = logging.getLogger(__name__)
 
 BACKFILL_CHUNK = 256
+PROGRESS_EVERY_S = 5.0  # a long backfill logs how far it got this often
 
 
 class Indexes:
@@ -196,6 +197,7 @@ class Indexes:
         base = table.keyspace
         locks = self.tables.locks
         started = time.monotonic()
+        next_report = started + PROGRESS_EVERY_S
         count = 0
         with store.snapshot() as snap:
             rows = store.scan(base, snapshot=snap)
@@ -224,6 +226,16 @@ class Indexes:
                         store.write(batch)
                 count += len(chunk)
                 self.backfilled_items += len(chunk)
+                now = time.monotonic()
+                if now >= next_report:
+                    next_report = now + PROGRESS_EVERY_S
+                    log.info(
+                        "backfilling index %s of table %s: %d items (%.0f items/s)",
+                        ix.name,
+                        d.name,
+                        count,
+                        count / max(now - started, 1e-9),
+                    )
         log.info(
             "backfilled index %s: %d items in %.1f s",
             ix.name,
