@@ -178,6 +178,13 @@ def make_harness_parser() -> argparse.ArgumentParser:
         "--ops", type=int, metavar="N", help="operations per ycsb workload (default: --records)"
     )
     parser.add_argument(
+        "--max-seconds",
+        type=float,
+        metavar="S",
+        help="stop each ycsb workload on an engine after S seconds (slow engines such as "
+        "moto then report the operations they did)",
+    )
+    parser.add_argument(
         "--out", metavar="DIR", help="output directory (default: bench-results/<UTC time>)"
     )
     parser.add_argument(
@@ -210,6 +217,7 @@ def harness_main(argv: Sequence[str]) -> int:
         ops=args.ops if args.ops is not None else args.records,
         seed=args.seed,
         base_dir=args.dir,
+        max_seconds=args.max_seconds,
     )
     doc = run(cfg)
     doc["meta"]["command"] = " ".join(["python -m bench", *argv])

@@ -76,6 +76,7 @@ class HarnessConfig:
     ops: int
     seed: int = 301
     base_dir: str | None = None
+    max_seconds: float | None = None  # per ycsb workload and engine
     say: Callable[[str], None] = field(
         default=lambda line: print(line, file=sys.stderr, flush=True)
     )
@@ -114,6 +115,7 @@ def run(cfg: HarnessConfig) -> dict[str, Any]:
         "records": cfg.records,
         "ops": cfg.ops,
         "seed": cfg.seed,
+        "max_seconds": cfg.max_seconds,
         "engines_requested": list(cfg.engines),
         "workloads": list(cfg.workloads),
         "workload_descriptions": {w: ALL_WORKLOADS[w][1] for w in cfg.workloads},
@@ -210,6 +212,7 @@ def _run_ycsb(cfg: HarnessConfig, name: str, workloads: list[str], doc: dict) ->
                     cfg.ops,
                     cfg.seed,
                     label,
+                    cfg.max_seconds,
                 )
             except Exception as exc:
                 errors.setdefault(name, {})[workload] = f"{type(exc).__name__}: {exc}"

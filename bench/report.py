@@ -242,6 +242,18 @@ def render_harness_markdown(doc: dict[str, Any]) -> str:
             ]
             lines.append(f"| {w} | {e} | " + " | ".join(cells) + " |")
         lines.append("")
+        early = [
+            f"{e} {w} ({r[e]['ops']:,} ops)"
+            for w in meta["workloads"]
+            for r in [results.get(w, {})]
+            for e in engines
+            if r.get(e, {}).get("stopped_early")
+        ]
+        if early:
+            lines.append(
+                f"Stopped at --max-seconds {meta.get('max_seconds')}: " + ", ".join(early) + "."
+            )
+            lines.append("")
         lines.append("Per operation kind (read, update, insert, scan, rmw) in the JSON.")
         lines.append("")
     charts = meta.get("charts") or {}

@@ -160,10 +160,19 @@ def load(engine: Engine, records: int, seed: int, label: str) -> dict[str, Any]:
 
 
 def run_workload(
-    engine: Engine, workload: Workload, records: int, inserted: int, ops: int, seed: int, label: str
+    engine: Engine,
+    workload: Workload,
+    records: int,
+    inserted: int,
+    ops: int,
+    seed: int,
+    label: str,
+    max_seconds: float | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Run `ops` operations of `workload` on a store holding records 0..inserted-1 (the
-    zipfian draws from the first `records`); return (result, records now in the store)."""
+    zipfian draws from the first `records`); return (result, records now in the store).
+    With `max_seconds`, stop early once that much wall time has passed (a slow engine
+    then reports the operations it did, and `stopped_early`)."""
     rng = random.Random(f"{seed}:{workload.name}")
     zipf = Zipfian(records, rng) if workload.distribution == "zipfian" else None
     latencies = Latencies()
@@ -174,7 +183,12 @@ def run_workload(
     update_value = "u" * FIELD_BYTES
     found = 0
     scanned = 0
+    deadline = None if max_seconds is None else clock() + max_seconds
+    done = ops
     for i in range(ops):
+        if deadline is not None and i % 16 == 0 and clock() > deadline:
+            done = i
+            break
         r = rng.random()
         kind = next(name for name, cut in cuts if r < cut)
         if kind == "insert":
@@ -211,14 +225,16 @@ def run_workload(
                 add("rmw", clock() - t0)
         if i % PROGRESS_EVERY == 0:
             bar.update(i)
-    bar.update(ops)
+    bar.update(done)
     summary = latencies.summary()
-    busy = summary["all"].get("mean_us", 0.0) * ops / 1e6
-    bar.close(f"(engine time {busy:.2f} s)")
+    busy = summary["all"].get("mean_us", 0.0) * done / 1e6
+    early = f", stopped at --max-seconds after {done:,} of {ops:,}" if done < ops else ""
+    bar.close(f"(engine time {busy:.2f} s{early})")
     result = {
-        "ops": ops,
+        "ops": done,
+        "stopped_early": done < ops,
         "seconds": round(busy, 6),
-        "ops_per_s": ops / max(busy, 1e-9),
+        "ops_per_s": done / max(busy, 1e-9),
         "reads_found": found,
         "scanned_records": scanned,
         "latency_us": summary,

@@ -201,3 +201,21 @@ def test_percentiles_are_nearest_rank_in_microseconds():
     lat.add("update", 3e-6)
     summary = lat.summary()
     assert summary["all"]["count"] == 2 and summary["read"]["max_us"] == pytest.approx(1)
+
+
+def test_max_seconds_stops_a_workload_early_and_says_so(tmp_path):
+    from bench.ycsb import load, run_workload
+    from bench.ycsb_engines import YCSB_ENGINES
+
+    engine = YCSB_ENGINES["sqlite"]()
+    engine.open(str(tmp_path))
+    try:
+        load(engine, 50, 1, "[sqlite]")
+        result, inserted = run_workload(
+            engine, YCSB_WORKLOADS["ycsb-d"], 50, 50, 1000, 1, "[sqlite]", max_seconds=0.0
+        )
+        assert result["stopped_early"] and result["ops"] == 0 and inserted == 50
+        result, inserted = run_workload(engine, YCSB_WORKLOADS["ycsb-d"], 50, 50, 200, 1, "[x]")
+        assert not result["stopped_early"] and result["ops"] == 200 and inserted > 50
+    finally:
+        engine.close()
