@@ -1,34 +1,36 @@
-"""The ASGI application: DynamoDB's JSON 1.0 protocol over HTTP in front of engine.api.
+"""The DynamoDB endpoint: JSON 1.0 over HTTP in front of engine.api.
 
 One request is one ``POST /`` with ``X-Amz-Target: DynamoDB_20120810.<Operation>`` (or
-``DynamoDBStreams_20120810.<Operation>``) and an ``application/x-amz-json-1.0`` body. The
-app reads the body (refusing more than ``max_body_bytes``), checks the signature, then hands
-the rest (inflate, parse, handle, encode) to a thread pool and answers with
-``x-amzn-RequestId`` and ``x-amz-crc32`` (zlib.crc32 of the reply body) on every reply.
-``GET /`` is a health check.
+``DynamoDBStreams_20120810.<Operation>``) and an ``application/x-amz-json-1.0`` body,
+parsed by :mod:`engine.server.http` (which also enforces the body size limit). The app
+routes it on the event loop, then verifies the signature, inflates, parses, handles and
+encodes it, inline or in a worker pool, and answers with ``x-amzn-RequestId`` and
+``x-amz-crc32`` (zlib.crc32 of the reply body) on every reply. ``GET /`` is a health check.
 
-Why a thread pool: Service.handle() blocks on the store (a sync-durability write waits for
-its fdatasync); running many at once lets the store's group commit batch concurrent writers
-into one sync. Operations that never wait for a sync (reads; item writes in group or off
-durability) run on the event loop thread instead: under the GIL the hop to a thread costs
-more CPU than they do.
+Inline or pooled. Python runs one thread at a time, so a hop to a thread buys nothing
+for work that never waits and costs CPU (a wake-up each way). Service.handle() waits in
+two cases: a sync-durability write (its fdatasync), and anything that queues behind a
+store-wide event (a flush falling behind, a table being created). Reads never wait for
+a sync and run inline. Item writes run inline in group and off durability; in sync
+durability they go to the pool, where many writers in flight let the store's group
+commit share one fdatasync among them. Control operations (CreateTable, backups, ...)
+always go to the pool: they may take long and must not hold up the loop.
 
 Errors: every refusal is a DynamoDB error body with its status (400 client errors, 413 an
-oversized body, 500 an honest internal error, 503 when more requests are in flight than
-``max_inflight``). Nothing a client sends can stop the app: any unexpected exception in a
-request becomes a logged InternalServerError for that request only.
+oversized body, 500 an honest internal error, 503 when more requests are in the pool or
+waiting for it than ``max_inflight``). Nothing a client sends can stop the app: any
+unexpected exception in a request becomes a logged InternalServerError for that request.
 
-Thread-safety: the app runs on one event loop; its request counter is touched only there.
+Thread-safety: routing, answering and the counters run on the event loop thread;
+:meth:`App.process` may run in any thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import os
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 from engine.api import Service
 from engine.errors import (
@@ -38,6 +40,8 @@ from engine.errors import (
     UnknownOperationException,
 )
 from engine.server.auth import Verifier
+from engine.server.http import Connection, HTTPServer, Request
+from engine.server.pool import WorkerPool
 from engine.server.wire import (
     MAX_BODY_BYTES,
     MESSAGES,
@@ -78,22 +82,22 @@ WRITE_OPERATIONS = frozenset(
 )
 CONTENT_TYPES = frozenset(("application/x-amz-json-1.0", "application/json"))
 JSON_TYPE = b"application/x-amz-json-1.0"
+TEXT_TYPE = b"text/plain"
 
 _HEALTH = b"healthy: shaledb\n"
-_PROTOCOL_HEADERS = frozenset(
-    (b"authorization", b"content-encoding", b"content-length", b"content-type", b"x-amz-target")
-)
 
 
 class App:
-    """An ASGI app serving ``service``.
+    """The DynamoDB endpoint behind an :class:`~engine.server.http.HTTPServer`: called on
+    the event loop with each parsed request and its connection, it answers inline or from
+    the pool (see the module docstring).
 
     Args:
         service: the operations to serve.
         verifier: SigV4 checking; ``Verifier()`` accepts any well-formed signature.
         max_body_bytes: the largest request body, before and after inflating.
-        workers: threads running Service.handle().
-        max_inflight: requests in the pool or waiting for it beyond which new ones get 503.
+        workers: threads running Service.handle() for pooled operations.
+        max_inflight: pooled requests (running or queued) beyond which new ones get 503.
         inline_operations: operations run on the event loop thread, not in the pool: those
             that never block for long (see :func:`inline_operations`).
     """
@@ -113,127 +117,94 @@ class App:
         self.max_body_bytes = max_body_bytes
         self.max_inflight = max_inflight
         self.inline_operations = frozenset(inline_operations)
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shale-req")
+        self.pool = WorkerPool(workers, thread_name_prefix="shale-req")
         self.inflight = 0
         # DynamoDB's request ids are 52 upper-case letters and digits.
-        self._id_prefix = os.urandom(16).hex().upper()
+        self._id_prefix = os.urandom(16).hex().upper().encode()
         self._ids = itertools.count(1)
 
     def close(self) -> None:
         """Wait for requests in the pool to finish and stop its threads."""
-        self.pool.shutdown(wait=True)
+        self.pool.close()
 
-    # ------------------------------------------------------------------ ASGI
+    def server(self) -> HTTPServer:
+        """An HTTPServer serving this app."""
+        return HTTPServer(self, max_body_bytes=self.max_body_bytes, error_reply=self.error_reply)
 
-    async def __call__(self, scope: dict, receive, send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if kind != "http":
-            return
-        request_id = f"{self._id_prefix}{next(self._ids):020d}"
+    # ------------------------------------------------------------------ event loop thread
+
+    def __call__(self, request: Request, conn: Connection) -> None:
+        """Serve one request (the HTTPServer's handler). Never raises."""
         try:
-            status, body = await self._serve(scope, receive)
+            routed = self._route(request, conn)
+            if routed is None:
+                return  # pooled: answered from _finish
+            status, body = routed
         except Exception:
             log.exception("internal error serving a request")
-            err = InternalServerError("Internal server error")
-            status, body = err.http_status, encode_error(err)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", JSON_TYPE if body is not _HEALTH else b"text/plain"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-amzn-requestid", request_id.encode()),
-                    (b"x-amz-crc32", str(zlib.crc32(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+            status, body = _error(InternalServerError("Internal server error"))
+        self._respond(conn, request, status, body)
 
-    async def _lifespan(self, receive, send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    async def _serve(self, scope: dict, receive) -> tuple[int, bytes]:
-        method = scope["method"]
-        headers: dict[str, str] = {}
-        # An open endpoint reads a handful of headers; a verifying one needs every signed one.
-        wanted = _PROTOCOL_HEADERS if self.verifier.is_open else None
-        for name, value in scope["headers"]:
-            if wanted is not None and name not in wanted:
-                continue
-            key = name.decode("latin-1")
-            text = value.decode("latin-1")
-            headers[key] = f"{headers[key]},{text}" if key in headers else text
-        if method == "GET" and scope["path"] == "/":
+    def _route(self, request: Request, conn: Connection) -> tuple[int, bytes] | None:
+        """The answer to ``request`` when known on the loop; None once it is in the pool."""
+        method = request.method
+        headers = request.headers
+        if method == "GET" and request.path == "/":
             return 200, _HEALTH
         target = headers.get("x-amz-target", "")
         operation = _operation(target)
         if method != "POST" or operation is None:
             return _error(UnknownOperationException(f"Unknown operation: {target or method}"))
-        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        content_type = headers.get("content-type", "")
         if content_type not in CONTENT_TYPES:
-            return _error(
-                UnknownOperationException(f"Unsupported Content-Type: {content_type or 'none'}")
-            )
-        length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            return _too_large(self.max_body_bytes)
-        chunks = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return 400, b""  # the client went away; nobody reads this reply
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return _too_large(self.max_body_bytes)
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+            content_type = content_type.split(";", 1)[0].strip().lower()
+            if content_type not in CONTENT_TYPES:
+                return _error(
+                    UnknownOperationException(f"Unsupported Content-Type: {content_type or 'none'}")
+                )
         if operation in self.inline_operations:
-            return self._process(operation, method, scope, headers, body)
+            return self.process(operation, request)
         if self.inflight >= self.max_inflight:
             return _error(ServiceUnavailable("Service unavailable: too many requests in flight"))
         self.inflight += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self.pool,
-                self._process,
-                operation,
-                method,
-                scope,
-                headers,
-                body,
-            )
-        finally:
-            self.inflight -= 1
+        self.pool.submit(self.process, (operation, request), self._finish, (request, conn))
+        return None
 
-    # ------------------------------------------------------------------ worker threads
+    def _finish(self, answer: tuple[int, bytes], request: Request, conn: Connection) -> None:
+        self.inflight -= 1
+        status, body = answer
+        self._respond(conn, request, status, body)
 
-    def _process(
-        self, operation: str, method: str, scope: dict, headers: dict[str, str], body: bytes
-    ) -> tuple[int, bytes]:
+    def _respond(self, conn: Connection, request: Request, status: int, body: bytes) -> None:
+        extra = b"x-amzn-RequestId: %s%020d\r\nx-amz-crc32: %d\r\n" % (
+            self._id_prefix,
+            next(self._ids),
+            zlib.crc32(body),
+        )
+        conn.respond(request, status, body, JSON_TYPE if body is not _HEALTH else TEXT_TYPE, extra)
+
+    def error_reply(self, status: int) -> tuple[bytes, bytes, bytes]:
+        """The answer to a refusal made while reading the request (400, 413)."""
+        if status == 413:
+            body = _too_large(self.max_body_bytes)[1]
+        else:
+            body = encode_error_body("SerializationException", MESSAGES["bad_http"])
+        extra = b"x-amzn-RequestId: %s%020d\r\nx-amz-crc32: %d\r\n" % (
+            self._id_prefix,
+            next(self._ids),
+            zlib.crc32(body),
+        )
+        return body, JSON_TYPE, extra
+
+    # ------------------------------------------------------------------ any thread
+
+    def process(self, operation: str, request: Request) -> tuple[int, bytes]:
+        """Verify, decode, run and encode one request: (status, body). Never raises."""
+        headers = request.headers
         try:
-            self.verifier.verify(
-                method,
-                scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
-                scope.get("query_string", b"").decode("latin-1"),
-                headers,
-                body,
-            )
+            self.verifier.verify(request.method, request.path, request.query, headers, request.body)
             params = decode_body(
-                body,
+                request.body,
                 operation,
                 headers.get("content-encoding", "").strip().lower(),
                 self.max_body_bytes,

@@ -4,9 +4,10 @@
                 [--durability sync|group|off] [--log-level info]
                 [--credentials FILE] [--insecure-open]
 
-Opens (creating on first run) the store in ``--data``, then serves it with uvicorn (httptools
-and uvloop when installed) until SIGTERM or SIGINT: the listener closes, requests in flight
-finish, the request threads stop and the store is flushed and closed. It prints one line
+Opens (creating on first run) the store in ``--data``, then serves it (engine.server.http:
+httptools on uvloop, when installed) until SIGTERM or SIGINT: the listener closes, idle
+connections close, requests in flight finish (up to 30 s), the request threads stop and the
+store is flushed and closed. It prints one line
 once it listens, naming the address (the real port when ``--port 0``), the data directory
 and what it serves; tests and scripts wait for that line.
 
@@ -29,11 +30,10 @@ import socket
 import sys
 import time
 
-import uvicorn
-
 from engine.api import Service
 from engine.server.app import App, inline_operations
 from engine.server.auth import Verifier, load_credentials
+from engine.server.http import HTTPServer
 from engine.storage import Store, StoreLockedError
 
 __all__ = ["build_parser", "main", "serve"]
@@ -41,6 +41,7 @@ __all__ = ["build_parser", "main", "serve"]
 log = logging.getLogger(__name__)
 
 DURABILITY_MODES = ("sync", "group", "off")
+DRAIN_TIMEOUT_S = 30.0  # requests in flight at a stop signal get this long to finish
 RECOVERY_NOTICE_BYTES = 64 << 20  # WAL larger than this: say that recovery is under way
 
 
@@ -172,22 +173,9 @@ def _serve_on(sock: socket.socket, args: argparse.Namespace, verifier: Verifier)
             endpoint_address=f"{args.host}:{args.port}",
         )
         app = App(service, verifier=verifier, inline_operations=inline_operations(args.durability))
-        config = uvicorn.Config(
-            app,
-            host=args.host,
-            port=args.port,
-            lifespan="off",
-            log_config=None,
-            log_level=args.log_level,
-            access_log=False,
-            server_header=False,
-            proxy_headers=False,
-            timeout_graceful_shutdown=30,
-        )
-        server = uvicorn.Server(config)
         auth = "SigV4 against --credentials" if args.credentials else "open (any signature)"
-        started_ok = _run(server, sock, service, data, args.durability, auth)
-        return 0 if started_ok else 1
+        _run(app.server(), sock, service, data, args.durability, auth)
+        return 0
     finally:
         if app is not None:
             app.close()
@@ -195,20 +183,32 @@ def _serve_on(sock: socket.socket, args: argparse.Namespace, verifier: Verifier)
         log.info("store closed: %s", data)
 
 
+def _loop_factory():
+    try:
+        import uvloop
+    except ImportError:  # (not on Windows) asyncio's own loop serves too, slower
+        return None
+    return uvloop.new_event_loop
+
+
 def _run(
-    server: uvicorn.Server,
+    server: HTTPServer,
     sock: socket.socket,
     service: Service,
     data: str,
     durability: str,
     auth: str,
-) -> bool:
+) -> None:
+    """Serve until SIGTERM or SIGINT, then drain the connections."""
+
     async def main() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.005)
-        if server.started:
-            host, port = server.servers[0].sockets[0].getsockname()[:2]
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await server.start([sock])
+            host, port = server.addresses()[0][:2]
             service.ctx.endpoint_address = f"{host}:{port}"  # the real port when --port 0
             tables = len(service.ctx.tables.names())
             _say(
@@ -216,20 +216,15 @@ def _run(
                 f"{len(service.operations())} operations) data {data} ({tables} tables, "
                 f"durability {durability}) auth {auth}"
             )
-        await task
+            await stop.wait()
+            log.info("stopping: draining %d connections", len(server.connections))
+            await server.drain(DRAIN_TIMEOUT_S)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
 
-    # uvicorn re-raises the stop signal once it has shut down; these handlers make that a
-    # no-op so the store is closed before the process ends.
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
-            runner.run(main())
-    except SystemExit:
-        return False  # uvicorn could not bind; it has said why
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return server.started
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(main())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,6 +65,7 @@ MESSAGES = {
     "unsupported_encoding": "Unsupported Content-Encoding: {encoding}",
     "too_large": "Request size exceeded {limit} bytes",
     "bad_timestamp": "Timestamp value is not valid: {value}",
+    "bad_http": "The request is not valid HTTP/1.1",
 }
 
 

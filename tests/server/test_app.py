@@ -1,8 +1,13 @@
-"""engine.server.App driven in-process through the ASGI interface (no sockets): the paths a
-live server rarely reaches on demand, such as overload and inline versus pooled dispatch."""
+"""engine.server's App on its HTTPServer, run in-process on a real socket: the paths a
+`shale serve` subprocess rarely reaches on demand (overload, pipelining, chunked and
+oversized bodies, malformed HTTP, Expect: 100-continue, draining) and inline versus
+pooled dispatch."""
 
 import asyncio
+import http.client
 import json
+import socket
+import threading
 import zlib
 
 import pytest
@@ -23,80 +28,213 @@ def service(tmp_path):
     store.close()
 
 
-def request(app, body: bytes, headers: dict, method: str = "POST", chunks: int = 1):
-    """One request through the app: (status, headers dict, body)."""
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+class Running:
+    """An App served on 127.0.0.1 by an event loop in a thread."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.server = app.server()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.server.start([sock]))
+            ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert ready.wait(10)
+
+    def drain(self) -> bool:
+        return asyncio.run_coroutine_threadsafe(self.server.drain(10), self.loop).result(20)
+
+    def stop(self) -> None:
+        if not self.server.stopping:
+            self.drain()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+        self.app.close()
+
+    def connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def raw(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=30)
+
+
+@pytest.fixture
+def serve(service):
+    running: list[Running] = []
+
+    def start(**options) -> Running:
+        r = Running(App(service, **options))
+        running.append(r)
+        return r
+
+    yield start
+    for r in running:
+        r.stop()
+
+
+def post(conn, body: bytes | str, headers: dict | None = None, **kw):
+    conn.request("POST", "/", body, headers or raw_headers(), **kw)
+    resp = conn.getresponse()
+    return resp, resp.read()
+
+
+def request_bytes(operation: str, body: bytes, **extra: str) -> bytes:
+    headers = {**raw_headers(operation), "Host": "x", "Content-Length": str(len(body)), **extra}
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return f"POST / HTTP/1.1\r\n{head}\r\n".encode() + body
+
+
+def read_responses(sock: socket.socket, count: int) -> list[tuple[int, dict, bytes]]:
+    """``count`` responses from ``sock``: (status, lower-case headers, body)."""
+    buf = b""
+    out = []
+    while len(out) < count:
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(out)} responses"
+            buf += chunk
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+        length = int(headers["content-length"])
+        while len(buf) < length:
+            chunk = sock.recv(65536)
+            assert chunk
+            buf += chunk
+        out.append((int(lines[0].split()[1]), headers, buf[:length]))
+        buf = buf[length:]
+    return out
+
+
+def test_every_answer_carries_request_id_crc32_and_length(serve):
+    s = serve()
+    conn = s.connection()
+    for body, status in ((b"{}", 200), (b"{bad", 400)):
+        resp, data = post(conn, body)
+        assert resp.status == status
+        assert int(resp.getheader("x-amz-crc32")) == zlib.crc32(data)
+        assert len(resp.getheader("x-amzn-RequestId")) == 52
+        assert int(resp.getheader("content-length")) == len(data)
+
+
+def test_a_chunked_body_is_joined(serve):
+    s = serve()
+    parts = [b'{"Limit": 3}'] + [b" " * 50] * 20
+    resp, data = post(s.connection(), iter(parts), encode_chunked=True)
+    assert resp.status == 200 and json.loads(data) == {"TableNames": []}
+
+
+def test_a_chunked_body_over_the_limit_is_refused(serve):
+    s = serve(max_body_bytes=100)
+    parts = [b"{"] + [b" " * 30] * 10 + [b"}"]
+    resp, data = post(s.connection(), iter(parts), encode_chunked=True)
+    assert resp.status == 413
+    assert json.loads(data)["__type"] == PREFIX + "RequestEntityTooLarge"
+    assert int(resp.getheader("x-amz-crc32")) == zlib.crc32(data)
+
+
+def test_pooled_requests_beyond_max_inflight_get_503(serve):
+    s = serve(max_inflight=0)
+    resp, data = post(s.connection(), b"{}", raw_headers("ListTables"))
+    assert resp.status == 503
+    assert json.loads(data)["__type"] == PREFIX + "ServiceUnavailable"
+    s = serve(max_inflight=0, inline_operations=inline_operations("off"))
+    resp, _ = post(s.connection(), b"{}", raw_headers("ListTables"))  # inline: no pool
+    assert resp.status == 200
+
+
+def test_pipelined_requests_are_answered_in_order(serve):
+    """Inline and pooled requests sent back to back on one connection come back in the
+    order sent, each with its own answer."""
+    s = serve(inline_operations=inline_operations("off"))
+    table = {
+        "TableName": "tbl",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
     }
-    step = max(1, len(body) // chunks)
-    parts = [body[i : i + step] for i in range(0, len(body), step)] or [b""]
-    messages = [
-        {"type": "http.request", "body": p, "more_body": i < len(parts) - 1}
-        for i, p in enumerate(parts)
+    sent = [
+        request_bytes("ListTables", b"{}"),
+        request_bytes("CreateTable", json.dumps(table).encode()),  # pooled
+        request_bytes("PutItem", b'{"TableName": "tbl", "Item": {"pk": {"S": "a"}}}'),
+        request_bytes("GetItem", b'{"TableName": "tbl", "Key": {"pk": {"S": "a"}}}'),
+        request_bytes("ListTables", b"{bad"),
+        request_bytes("ListTables", b"{}"),
     ]
-    sent = []
-
-    async def receive():
-        return messages.pop(0)
-
-    async def send(message):
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    start, body_msg = sent
-    return start["status"], dict(start["headers"]), body_msg["body"]
+    with s.raw() as sock:
+        sock.sendall(b"".join(sent))
+        answers = read_responses(sock, len(sent))
+    assert [status for status, _, _ in answers] == [200, 200, 200, 200, 400, 200]
+    assert json.loads(answers[0][2]) == {"TableNames": []}
+    assert json.loads(answers[1][2])["TableDescription"]["TableName"] == "tbl"
+    assert json.loads(answers[3][2]) == {"Item": {"pk": {"S": "a"}}}
+    assert json.loads(answers[5][2]) == {"TableNames": ["tbl"]}
+    assert len({h["x-amzn-requestid"] for _, h, _ in answers}) == len(sent)
 
 
-def test_every_request_gets_request_id_and_crc32(service):
-    app = App(service)
-    try:
-        for body in (b"{}", b"{bad"):
-            _, headers, data = request(app, body, raw_headers())
-            assert int(headers[b"x-amz-crc32"]) == zlib.crc32(data)
-            assert len(headers[b"x-amzn-requestid"]) == 52
-            assert int(headers[b"content-length"]) == len(data)
-    finally:
-        app.close()
+def test_expect_100_continue_is_answered(serve):
+    s = serve()
+    body = b'{"Limit": 2}'
+    head = request_bytes("ListTables", b"", Expect="100-continue").replace(
+        b"Content-Length: 0", b"Content-Length: %d" % len(body)
+    )
+    with s.raw() as sock:
+        sock.sendall(head)
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):  # nothing else comes before the body
+            chunk = sock.recv(1)
+            assert chunk
+            interim += chunk
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        [(status, _, data)] = read_responses(sock, 1)
+    assert status == 200 and json.loads(data) == {"TableNames": []}
 
 
-def test_a_body_in_many_chunks_is_joined(service):
-    app = App(service)
-    try:
-        status, _, data = request(app, b'{"Limit": 3}' + b" " * 1000, raw_headers(), chunks=20)
-        assert status == 200 and json.loads(data) == {"TableNames": []}
-    finally:
-        app.close()
+def test_malformed_http_gets_400_and_the_connection_closes(serve):
+    s = serve()
+    with s.raw() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nContent-Length: nope\r\n\r\n{}")
+        [(status, headers, data)] = read_responses(sock, 1)
+        assert status == 400 and headers["connection"] == "close"
+        assert json.loads(data)["__type"].startswith(PREFIX)
+        assert sock.recv(10) == b""
 
 
-def test_a_body_over_the_limit_in_chunks_is_refused(service):
-    app = App(service, max_body_bytes=100)
-    try:
-        status, _, data = request(app, b"{" + b" " * 200 + b"}", raw_headers(), chunks=10)
-        assert status == 413
-        assert json.loads(data)["__type"] == PREFIX + "RequestEntityTooLarge"
-    finally:
-        app.close()
-
-
-def test_pooled_requests_beyond_max_inflight_get_503(service):
-    app = App(service, max_inflight=0)
-    try:
-        status, _, data = request(app, b"{}", raw_headers("ListTables"))
-        assert status == 503
-        assert json.loads(data)["__type"] == PREFIX + "ServiceUnavailable"
-    finally:
-        app.close()
-    app = App(service, max_inflight=0, inline_operations=inline_operations("off"))
-    try:
-        status, _, _ = request(app, b"{}", raw_headers("ListTables"))  # inline: no pool
+def test_connection_close_and_http_1_0_close_after_the_answer(serve):
+    s = serve()
+    with s.raw() as sock:
+        sock.sendall(request_bytes("ListTables", b"{}", Connection="close"))
+        [(status, headers, _)] = read_responses(sock, 1)
+        assert (status, headers["connection"]) == (200, "close")
+        assert sock.recv(10) == b""
+    with s.raw() as sock:
+        sock.sendall(request_bytes("ListTables", b"{}").replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        [(status, _, _)] = read_responses(sock, 1)
         assert status == 200
-    finally:
-        app.close()
+        assert sock.recv(10) == b""
+
+
+def test_drain_closes_idle_connections_and_stops_accepting(serve):
+    s = serve()
+    idle = s.raw()
+    idle.sendall(request_bytes("ListTables", b"{}"))
+    read_responses(idle, 1)
+    assert s.drain()
+    assert idle.recv(10) == b""  # closed by the server
+    idle.close()
+    with pytest.raises(OSError):
+        s.raw().sendall(request_bytes("ListTables", b"{}"))
 
 
 def test_sync_durability_keeps_item_writes_in_the_pool():

@@ -1,0 +1,374 @@
+"""HTTP/1.1 for the server: an asyncio Protocol over httptools' parser, on uvloop.
+
+Why not uvicorn: behind uvicorn's ASGI interface every request costs message dicts, two
+awaited ``send`` calls and a task, which on this workload was most of the server's CPU
+(a canned-``{}`` ASGI app topped out near 4k requests/s a core). Here a request is parsed
+by httptools (llhttp, the parser uvicorn uses too) straight into a :class:`Request` and
+answered with one ``transport.write``; nothing is hand-parsed but the response head we
+write ourselves.
+
+What a connection does:
+
+- HTTP/1.1 keep-alive (HTTP/1.0 and ``Connection: close`` are honoured); requests are
+  answered in order, one at a time per connection, so pipelined requests are safe: they
+  queue (reading pauses past :data:`MAX_PIPELINED`) and start when the previous answer
+  is written.
+- Bodies by Content-Length or chunked (httptools decodes the chunks); ``Expect:
+  100-continue`` is answered. A body over ``max_body_bytes`` (announced or received) gets
+  413 at once and the connection closes after it; the rest of the body is read and
+  dropped so the client sees the answer rather than a reset.
+- Malformed HTTP gets 400 and the connection closes.
+- Reading pauses while the transport's write buffer is full (a client not reading its
+  answers), so a slow reader cannot make the server buffer without bound.
+
+Handlers: the server calls ``handler(request, connection)`` on the event loop for every
+complete request. The handler answers, then or later (from the loop thread), with
+``connection.respond(request, status, body, content_type)``, exactly once per request.
+
+Stopping: :meth:`HTTPServer.drain` stops accepting, closes idle connections, lets every
+connection finish the request it is on (answered with ``Connection: close``), and waits
+for them to close, up to a timeout.
+
+Thread-safety: everything here runs on the event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+import httptools
+
+__all__ = ["MAX_PIPELINED", "Connection", "HTTPServer", "Request"]
+
+log = logging.getLogger(__name__)
+
+MAX_PIPELINED = 64  # requests queued on one connection before reading pauses
+DRAIN_DISCARD_BYTES = 64 << 20  # body bytes dropped after a 413 before giving up on a client
+
+_REASONS = {
+    100: b"Continue",
+    200: b"OK",
+    400: b"Bad Request",
+    413: b"Payload Too Large",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+}
+
+
+class Request:
+    """One parsed request. ``headers`` maps lower-case names to values (a repeated header's
+    values joined with ","); ``body`` is the body as received (chunks joined, Content-
+    Encoding not undone); ``keep_alive`` is False when the connection closes after it."""
+
+    __slots__ = ("body", "headers", "keep_alive", "method", "path", "query")
+
+    def __init__(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.keep_alive = True
+
+
+Handler = Callable[[Request, "Connection"], None]
+ErrorReply = Callable[[int], tuple[bytes, bytes, bytes]]
+
+
+class Connection(asyncio.Protocol):
+    """One client connection (see the module docstring)."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.handler = server.handler
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.pending: deque[Request] = deque()
+        self.busy = False  # a request has been handed to the handler and not answered
+        self.running = False  # inside _run (answers given synchronously loop, not recurse)
+        self.closing = False  # close once the answers owed are written
+        self.read_paused = False
+        self.write_paused = False
+        self.in_message = False  # between the first byte of a request and its end
+        self.discarding = False  # a 413 was sent: drop the rest of the body, then close
+        self.discarded = 0
+        self.owed_error = 0  # status of a protocol error to answer once the owed answer is out
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    # ------------------------------------------------------------------ asyncio
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self.closing = True
+        self.pending.clear()
+        self.transport = None
+        self.server._connection_closed()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # Upgrade (h2c, websocket) is not spoken here: answer what was parsed and close.
+            self.closing = True
+            self._run()
+        except httptools.HttpParserError:
+            if self.discarding:
+                self._close()
+                return
+            self.pending.clear()
+            self.closing = True
+            self.owed_error = 400
+            if not self.busy:
+                self._answer_error()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._resume_reading()
+        self._run()
+
+    # ------------------------------------------------------------------ httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self.in_message = True
+        self._url = b""
+        self._headers = {}
+        self._chunks = []
+        self._size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers = self._headers
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+
+    def on_headers_complete(self) -> None:
+        if self.discarding:
+            return
+        length = self._headers.get("content-length")
+        limit = self.server.max_body_bytes
+        if length is not None and length.isdigit() and int(length) > limit:
+            self._refuse_too_large()
+            return
+        if self._headers.get("expect", "").lower() == "100-continue" and self.transport:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self.discarding:
+            self.discarded += len(body)
+            if self.discarded > DRAIN_DISCARD_BYTES:
+                self._close()
+            return
+        self._size += len(body)
+        if self._size > self.server.max_body_bytes:
+            self._chunks = []
+            self._refuse_too_large()
+            return
+        self._chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        self.in_message = False
+        if self.discarding:
+            if not self.busy and not self.owed_error:
+                self._close()
+            return
+        if self.closing:
+            return  # stopping: a request that arrived after the last answer is not served
+        url = self._url
+        path, _, query = url.partition(b"?")
+        chunks = self._chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        request = Request(
+            self.parser.get_method().decode("latin-1"),
+            path.decode("latin-1") or "/",
+            query.decode("latin-1"),
+            self._headers,
+            body,
+        )
+        if not self.parser.should_keep_alive():
+            request.keep_alive = False
+        self.pending.append(request)
+        if len(self.pending) > MAX_PIPELINED:
+            self._pause_reading()
+        self._run()
+
+    # ------------------------------------------------------------------ answering
+
+    def _run(self) -> None:
+        """Hand the next queued request to the handler while nothing is in progress. A
+        handler answering synchronously returns here, so pipelined requests loop rather
+        than recurse."""
+        if self.running:
+            return
+        self.running = True
+        try:
+            while self.pending and not self.busy and not self.write_paused:
+                request = self.pending.popleft()
+                if self.server.stopping:
+                    request.keep_alive = False
+                self.busy = True
+                self.handler(request, self)
+            if self.busy or self.pending:
+                if len(self.pending) <= MAX_PIPELINED // 2:
+                    self._resume_reading()
+            elif self.closing and not self.discarding:
+                self._close()  # (a 413's connection closes when the dropped body ends)
+            elif self.server.stopping and not self.in_message:
+                self._close()
+            else:
+                self._resume_reading()
+        finally:
+            self.running = False
+
+    def respond(
+        self,
+        request: Request,
+        status: int,
+        body: bytes,
+        content_type: bytes,
+        extra_headers: bytes = b"",
+    ) -> None:
+        """Answer ``request`` (the one in progress): one write of head and body. Call on
+        the loop thread, once per request handed to the handler. ``extra_headers`` are
+        complete header lines (``b"Name: value\\r\\n"``)."""
+        self.busy = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return  # the client went away; nobody reads this answer
+        close = not request.keep_alive or self.closing
+        head = b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n" % (
+            status,
+            _REASONS.get(status, b"Unknown"),
+            content_type,
+            len(body),
+            extra_headers,
+            b"Connection: close\r\n" if close else b"",
+        )
+        if len(body) < 65536:
+            transport.write(head + body)
+        else:
+            transport.writelines((head, body))  # no copy of a large body
+        if not close:
+            self._run()
+        elif self.owed_error:
+            self._answer_error()
+        elif not (self.discarding and self.in_message):
+            self._close()  # else on_message_complete closes once the dropped body is read
+
+    def _refuse_too_large(self) -> None:
+        """A body over the limit: answer 413 (after any answer still owed) and close once
+        the body has been read and dropped, so the client reads the answer, not a reset."""
+        self.discarding = True
+        self.closing = True
+        self.pending.clear()
+        self.owed_error = 413
+        if not self.busy:
+            self._answer_error()
+
+    def _answer_error(self) -> None:
+        status, self.owed_error = self.owed_error, 0
+        body, content_type, extra = self.server.error_reply(status)
+        request = Request("", "/", "", {}, b"")
+        request.keep_alive = False
+        self.busy = True
+        self.respond(request, status, body, content_type, extra)
+
+    def _pause_reading(self) -> None:
+        if not self.read_paused and self.transport is not None:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.read_paused and self.transport is not None and not self.write_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def close_if_idle(self) -> None:
+        """Stopping: close now if no request is in progress or half received."""
+        if not self.busy and not self.pending and not self.in_message:
+            self._close()
+
+
+class HTTPServer:
+    """Serves ``handler`` on listening sockets (see the module docstring).
+
+    Args:
+        handler: called on the loop thread with each complete request and its connection.
+        max_body_bytes: the largest request body accepted, announced or received.
+        error_reply: the answer to a protocol-level refusal (400 malformed HTTP, 413 body
+            too large) as ``(body, content type, extra header lines)``.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        max_body_bytes: int,
+        error_reply: ErrorReply,
+    ) -> None:
+        self.handler = handler
+        self.max_body_bytes = max_body_bytes
+        self.error_reply = error_reply
+        self.connections: set[Connection] = set()
+        self.stopping = False
+        self._servers: list[asyncio.AbstractServer] = []
+        self._all_closed: asyncio.Event | None = None
+
+    async def start(self, sockets: list) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in sockets:
+            server = await loop.create_server(
+                lambda: Connection(self), sock=sock, backlog=1024, start_serving=True
+            )
+            self._servers.append(server)
+
+    def addresses(self) -> list[tuple]:
+        return [s.getsockname() for server in self._servers for s in server.sockets]
+
+    def _connection_closed(self) -> None:
+        if self.stopping and not self.connections and self._all_closed is not None:
+            self._all_closed.set()
+
+    async def drain(self, timeout_s: float = 30.0) -> bool:
+        """Stop accepting, finish requests in progress, close every connection. True when
+        all closed within ``timeout_s`` (the rest are then closed anyway)."""
+        self.stopping = True
+        self._all_closed = asyncio.Event()
+        for server in self._servers:
+            server.close()
+        for conn in list(self.connections):
+            conn.close_if_idle()
+        clean = True
+        if self.connections:
+            try:
+                await asyncio.wait_for(self._all_closed.wait(), timeout_s)
+            except TimeoutError:
+                clean = False
+                log.warning("%d connections still busy at shutdown", len(self.connections))
+                for conn in list(self.connections):
+                    conn._close()
+        for server in self._servers:
+            await server.wait_closed()
+        return clean
