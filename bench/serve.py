@@ -5,16 +5,19 @@ Each server runs as its own process on 127.0.0.1:
 - moto: moto's server (`python -m moto.server`), when moto is installed;
 - dynalite: `node <dynalite>/cli.js`, when Node and dynalite are found (--dynalite DIR, or
   node_modules/dynalite under the current directory or /tmp/dyn);
-- floor: bench/serve_floor.py, a canned `{}` on the same uvicorn stack as shale: the
-  fastest any DynamoDB-compatible server can look through boto3.
+- floor: bench/serve_floor.py, a canned `{}` on the same HTTP stack as shale
+  (engine.server.http): the fastest any DynamoDB-compatible server can look through boto3;
+- floor-uvicorn: the same canned `{}` as a bare ASGI app under uvicorn, when uvicorn is
+  installed: the stack shale ran on before, for reference.
 
 Two measurements:
 1. boto3 (one client per thread, 1 and 8 threads): PutItem, GetItem, Query returning 100
    items, BatchWriteItem of 25 items; calls per second.
-2. raw HTTP: pre-signed PutItem and GetItem bodies sent with keep-alive from --procs
-   processes for --seconds each, not through boto3 (whose ~600 us of client CPU a call
-   would hide the server): server requests per second and the server process's CPU per
-   request (user + system, from /proc; background children not counted).
+2. raw HTTP: pre-signed PutItem and GetItem requests sent with keep-alive by
+   bench/serve_load.py from --procs processes of --conns connections each for --seconds,
+   not through boto3 (whose ~600 us of client CPU a call would hide the server): server
+   requests per second and the server process's CPU per request (user + system of all
+   its threads, from /proc; child processes not counted).
 
 On a machine with few cores the clients compete with the server for CPU: read the CPU per
 request as the server's cost, and requests per second as what this machine sustained.
@@ -25,10 +28,8 @@ Output: the markdown table on stdout (and --markdown FILE), the numbers as JSON 
 from __future__ import annotations
 
 import argparse
-import http.client
 import importlib.util
 import json
-import multiprocessing as mp
 import os
 import shutil
 import socket
@@ -38,6 +39,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from bench.serve_load import run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH = (
@@ -137,8 +140,12 @@ def make_servers(names: list[str], durability: str, data: str, dynalite: Path | 
                 continue
             cmd = ["node", str(dynalite), "--port", str(port)]
         elif name == "floor":
-            cmd = [sys.executable, "-m", "uvicorn", "bench.serve_floor:app", "--port", str(port)]
-            cmd += ["--log-level", "warning", "--no-access-log"]
+            cmd = [sys.executable, "-m", "bench.serve_floor", "--port", str(port)]
+        elif name == "floor-uvicorn":
+            if importlib.util.find_spec("uvicorn") is None:
+                print("floor-uvicorn: uvicorn is not installed, skipped", file=sys.stderr)
+                continue
+            cmd = [sys.executable, "-m", "bench.serve_floor", "--uvicorn", "--port", str(port)]
         else:
             raise SystemExit(f"unknown server {name}")
         out.append(Server(name, cmd, port))
@@ -208,7 +215,7 @@ def prepare(server: Server) -> None:
         )
     except c.exceptions.ResourceInUseException:
         pass
-    if server.name != "floor":  # the floor's canned {} has no TableStatus
+    if not server.name.startswith("floor"):  # the canned {} has no TableStatus
         c.get_waiter("table_exists").wait(TableName="bench", WaiterConfig={"Delay": 0.1})
     for j in range(100):
         c.put_item(
@@ -251,47 +258,13 @@ def run_boto3(server: Server, op: str, threads: int, calls: int) -> float:
 # ------------------------------------------------------------------------------ raw HTTP
 
 
-def raw_worker(port: int, op: str, seconds: float, wid: int, out) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {
-        "Content-Type": "application/x-amz-json-1.0",
-        "X-Amz-Target": f"DynamoDB_20120810.{op}",
-        "X-Amz-Date": "20250101T000000Z",
-        "Authorization": AUTH,
-    }
-    bodies = []
-    for i in range(1000):
-        key = {"pk": {"S": f"w{wid % 8}-{i}"}, "sk": {"N": "0"}}
-        if op == "PutItem":
-            bodies.append(json.dumps({"TableName": "bench", "Item": {**key, "v": {"S": VALUE}}}))
-        else:
-            bodies.append(json.dumps({"TableName": "bench", "Key": key}))
-    n = 0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        conn.request("POST", "/", bodies[n % 1000], headers)
-        resp = conn.getresponse()
-        resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"{op}: HTTP {resp.status}")
-        n += 1
-    out.put(n)
-
-
-def run_raw(server: Server, op: str, procs: int, seconds: float) -> tuple[float, float]:
-    out: mp.Queue = mp.Queue()
-    ps = [
-        mp.Process(target=raw_worker, args=(server.port, op, seconds, w, out)) for w in range(procs)
-    ]
+def run_raw(server: Server, op: str, procs: int, conns: int, seconds: float) -> tuple[float, float]:
+    """Requests per second and server CPU microseconds per request for raw ``op``."""
     cpu0 = server.cpu_s()
-    t0 = time.perf_counter()
-    for p in ps:
-        p.start()
-    total = sum(out.get() for _ in ps)
-    for p in ps:
-        p.join()
-    elapsed = time.perf_counter() - t0
+    total, errors, elapsed = run_load(server.port, op, procs, conns, seconds)
     cpu = server.cpu_s() - cpu0
+    if errors:
+        raise RuntimeError(f"{server.name} {op}: {errors} of {total} answers were not 200")
     return total / elapsed, 1e6 * cpu / max(1, total)
 
 
@@ -302,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.serve", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--servers", default="floor,shale,moto,dynalite")
+    parser.add_argument("--servers", default="floor,floor-uvicorn,shale,moto,dynalite")
     parser.add_argument(
         "--calls", type=int, default=2000, help="boto3 calls per op and thread count"
     )
@@ -311,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--procs", type=int, default=max(2, os.cpu_count() or 2), help="raw HTTP processes"
     )
+    parser.add_argument("--conns", type=int, default=8, help="raw HTTP connections per process")
     parser.add_argument("--seconds", type=float, default=3.0, help="raw HTTP seconds per op")
     parser.add_argument("--durability", default="group", choices=("sync", "group", "off"))
     parser.add_argument("--dynalite", help="dynalite's directory (holding node_modules/dynalite)")
@@ -322,7 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     threads = [int(t) for t in args.threads.split(",")]
     ops = args.ops.split(",")
     results: dict = {
-        "meta": {"cpus": os.cpu_count(), "durability": args.durability, "calls": args.calls}
+        "meta": {
+            "cpus": os.cpu_count(),
+            "durability": args.durability,
+            "calls": args.calls,
+            "procs": args.procs,
+            "conns": args.conns,
+            "load": os.getloadavg(),
+        }
     }
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as data:
         for server in make_servers(names, args.durability, data, find_dynalite(args.dynalite)):
@@ -337,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                         r["boto3"][f"{op}/{t}"] = rate
                         print(f"{server.name}: boto3 {op} x{t}: {rate:,.0f}/s", file=sys.stderr)
                 for op in ("PutItem", "GetItem"):
-                    rate, cpu_us = run_raw(server, op, args.procs, args.seconds)
+                    rate, cpu_us = run_raw(server, op, args.procs, args.conns, args.seconds)
                     r["raw"][op] = {"requests_per_s": rate, "server_cpu_us": cpu_us}
                     print(
                         f"{server.name}: raw {op}: {rate:,.0f}/s, {cpu_us:,.0f} us CPU/request",
@@ -360,7 +341,8 @@ def render(results: dict, ops: list[str], threads: list[int]) -> str:
     meta = results["meta"]
     lines = [
         f"# DynamoDB wire-protocol servers ({meta['cpus']} CPUs, shale durability "
-        f"{meta['durability']})",
+        f"{meta['durability']}; raw HTTP {meta.get('procs')} processes x "
+        f"{meta.get('conns')} connections)",
         "",
         "boto3 calls per second (one client per thread):",
         "",
@@ -385,6 +367,27 @@ def render(results: dict, ops: list[str], threads: list[int]) -> str:
             for s in servers
         ]
         lines.append(f"| {op} | " + " | ".join(cells) + " |")
+    lines += ["", "Ratios within this run:", ""]
+    if "shale" in results and "floor" in results:
+        for op in ops:
+            for t in threads:
+                floor = results["floor"]["boto3"].get(f"{op}/{t}")
+                shale = results["shale"]["boto3"].get(f"{op}/{t}")
+                if floor and shale:
+                    lines.append(f"- boto3 {op} x{t}: shale / floor = {shale / floor:.0%}")
+    for peer in ("dynalite", "moto"):
+        if "shale" in results and peer in results:
+            for op in ("PutItem", "GetItem"):
+                ours = results["shale"]["raw"][op]
+                theirs = results[peer]["raw"][op]
+                lines.append(
+                    f"- raw {op}: shale / {peer} = "
+                    f"{ours['requests_per_s'] / theirs['requests_per_s']:.1f}x requests/s, "
+                    f"{theirs['server_cpu_us'] / ours['server_cpu_us']:.1f}x less CPU/request"
+                )
+    load = meta.get("load")
+    if load:
+        lines += ["", f"Load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"]
     return "\n".join(lines) + "\n"
 
 

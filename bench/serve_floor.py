@@ -1,22 +1,45 @@
-"""The floor of bench/serve.py: an ASGI app that answers every request with a canned ``{}``.
+"""The floor of bench/serve.py: a server that answers every request with a canned ``{}``.
 
-Served by the same uvicorn + httptools + uvloop stack as ``shale serve``, it is the fastest
-any DynamoDB-compatible server can look through boto3 from Python: what is left is the
-client's and the HTTP stack's cost. Run: ``uvicorn bench.serve_floor:app --port N``.
+It reads each request whole, then answers 200 with ``{}`` and the headers shale sends
+(content type, length, request id, CRC32): the fastest any DynamoDB-compatible server can
+look through boto3 from Python, since what is left is the client's and the HTTP stack's
+cost. Two stacks:
+
+- default: engine.server.http (httptools on uvloop), the stack ``shale serve`` runs on;
+- ``--uvicorn``: the same answer from a bare ASGI app under uvicorn (httptools, uvloop),
+  the stack shale ran on before, kept as a reference point when uvicorn is installed.
+
+Run: ``python -m bench.serve_floor --port N [--uvicorn]``.
 """
 
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import socket
 import zlib
 
+from engine.server.http import Connection, HTTPServer, Request
+
 BODY = b"{}"
+JSON_TYPE = b"application/x-amz-json-1.0"
+REQUEST_ID = b"FLOOR0000000000000000000000000000000000000000000000000"
+EXTRA = b"x-amzn-RequestId: %s\r\nx-amz-crc32: %d\r\n" % (REQUEST_ID, zlib.crc32(BODY))
 HEADERS = [
-    (b"content-type", b"application/x-amz-json-1.0"),
+    (b"content-type", JSON_TYPE),
     (b"content-length", str(len(BODY)).encode()),
-    (b"x-amzn-requestid", b"FLOOR0000000000000000000000000000000000000000000000000"),
+    (b"x-amzn-requestid", REQUEST_ID),
     (b"x-amz-crc32", str(zlib.crc32(BODY)).encode()),
 ]
 
 
+def handler(request: Request, conn: Connection) -> None:
+    conn.respond(request, 200, BODY, JSON_TYPE, EXTRA)
+
+
 async def app(scope, receive, send):
+    """The same floor as an ASGI app, for uvicorn."""
     if scope["type"] != "http":
         return
     more = True
@@ -25,3 +48,44 @@ async def app(scope, receive, send):
         more = message.get("more_body", False)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": BODY})
+
+
+async def _serve(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    server = HTTPServer(
+        handler, max_body_bytes=16 << 20, error_reply=lambda status: (BODY, JSON_TYPE, EXTRA)
+    )
+    await server.start([sock])
+    await stop.wait()
+    await server.drain(5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.serve_floor", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--uvicorn", action="store_true", help="serve the ASGI floor on uvicorn")
+    args = parser.parse_args(argv)
+    if args.uvicorn:
+        import uvicorn
+
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+        return 0
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(_serve(args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""A raw-HTTP load generator for bench/serve.py: pre-built requests, keep-alive, no boto3.
+
+Each process runs an event loop (uvloop when installed) with ``conns`` connections; each
+connection sends one request, waits for its whole answer, then sends the next (no
+pipelining, as SDKs do). Requests are bytes built once up front, and an answer is read
+only as far as its status line and Content-Length, so the client spends a few
+microseconds of CPU per request: on a machine with few cores, whatever CPU the client
+does not use is left to the server under test.
+
+Used by bench/serve.py (``run_load``); also runnable alone against any endpoint:
+
+    python -m bench.serve_load --port 8000 --op GetItem --procs 2 --conns 8 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import time
+
+__all__ = ["build_requests", "run_load"]
+
+AUTH = (
+    "AWS4-HMAC-SHA256 Credential=bench/20250101/us-east-1/dynamodb/aws4_request, "
+    "SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64
+)
+VALUE = "v" * 100
+
+
+def build_requests(port: int, op: str, worker: int, count: int = 1000) -> list[bytes]:
+    """``count`` complete HTTP/1.1 requests for ``op`` (PutItem or GetItem) on table
+    ``bench``, keys ``w<worker % 8>-<i>`` with sort key 0, as bench/serve.py fills them."""
+    out = []
+    for i in range(count):
+        key = {"pk": {"S": f"w{worker % 8}-{i}"}, "sk": {"N": "0"}}
+        if op == "PutItem":
+            body = {"TableName": "bench", "Item": {**key, "v": {"S": VALUE}}}
+        elif op == "GetItem":
+            body = {"TableName": "bench", "Key": key}
+        else:
+            raise ValueError(f"no raw requests for {op}")
+        data = json.dumps(body).encode()
+        head = (
+            f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/x-amz-json-1.0\r\n"
+            f"X-Amz-Target: DynamoDB_20120810.{op}\r\n"
+            "X-Amz-Date: 20250101T000000Z\r\n"
+            f"Authorization: {AUTH}\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        )
+        out.append(head.encode() + data)
+    return out
+
+
+class _Client(asyncio.Protocol):
+    def __init__(self, requests: list[bytes], deadline: float, done: asyncio.Future) -> None:
+        self.requests = requests
+        self.deadline = deadline
+        self.done = done
+        self.buf = b""
+        self.count = 0
+        self.errors = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.send()
+
+    def send(self) -> None:
+        self.transport.write(self.requests[self.count % len(self.requests)])  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            at = buf.find(b"Content-Length: ", 0, end)
+            if at < 0:
+                at = buf.lower().find(b"content-length: ", 0, end)
+            length = int(buf[at + 16 : buf.find(b"\r\n", at, end + 2)])
+            if len(buf) < end + 4 + length:
+                break
+            if buf[9:12] != b"200":
+                self.errors += 1
+            buf = buf[end + 4 + length :]
+            self.count += 1
+            if time.perf_counter() >= self.deadline:
+                self.transport.close()  # type: ignore[union-attr]
+                if not self.done.done():
+                    self.done.set_result(None)
+                return
+            self.send()
+        self.buf = buf
+
+    def connection_lost(self, exc) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def _drive(port: int, op: str, worker: int, conns: int, seconds: float) -> tuple[int, int]:
+    loop = asyncio.get_running_loop()
+    requests = build_requests(port, op, worker)
+    deadline = time.perf_counter() + seconds
+    clients = []
+    for c in range(conns):
+        done = loop.create_future()
+        _, proto = await loop.create_connection(
+            lambda d=done, c=c: _Client(requests[c * 37 :] + requests[: c * 37], deadline, d),
+            "127.0.0.1",
+            port,
+        )
+        clients.append(proto)
+    await asyncio.gather(*(c.done for c in clients))
+    return sum(c.count for c in clients), sum(c.errors for c in clients)
+
+
+def _process(port: int, op: str, worker: int, conns: int, seconds: float, out) -> None:
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        out.put(runner.run(_drive(port, op, worker, conns, seconds)))
+
+
+def run_load(port: int, op: str, procs: int, conns: int, seconds: float) -> tuple[int, int, float]:
+    """Drive ``op`` at 127.0.0.1:``port`` from ``procs`` processes of ``conns``
+    connections for ``seconds``: (answers, non-200 answers, elapsed seconds)."""
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    ps = [
+        ctx.Process(target=_process, args=(port, op, w, conns, seconds, out)) for w in range(procs)
+    ]
+    t0 = time.perf_counter()
+    for p in ps:
+        p.start()
+    results = [out.get() for _ in ps]
+    elapsed = time.perf_counter() - t0
+    for p in ps:
+        p.join()
+    return sum(r[0] for r in results), sum(r[1] for r in results), elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.serve_load", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--op", default="GetItem", choices=("GetItem", "PutItem"))
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--conns", type=int, default=8, help="connections per process")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    n, errors, elapsed = run_load(args.port, args.op, args.procs, args.conns, args.seconds)
+    print(f"{args.op}: {n / elapsed:,.0f}/s ({n} answers, {errors} not 200, {elapsed:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
