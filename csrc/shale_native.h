@@ -13,5 +13,6 @@
 #include "merge.h"
 #include "block.h"
 #include "keycodec.h"
+#include "itemcodec.h"
 
 #endif

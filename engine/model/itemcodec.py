@@ -18,39 +18,53 @@ Items are stored normalised (engine.model.values), so decoding returns exactly w
 answers. Encoding is canonical for a given dict (attribute order is kept), but compare decoded
 items, not bytes, to decide whether a write changed anything.
 
-The functions here are the pure-Python twin, which specifies the format; :func:`encode_item`
-and :func:`decode_item` are the native implementation from csrc/keycodec.c (CPython API, so
-decoding a typical item is faster than ``orjson.loads`` of its wire JSON), and property tests
-check that both agree byte for byte. Thread-safe.
+The functions here are the pure-Python twin, which specifies the format; :func:`encode_item`,
+:func:`decode_item` and the table base value pair :func:`encode_sized_item` /
+:func:`decode_sized_item` (docs/FORMAT.md "Table base value": ``size: u32 LE | item``) are the
+native implementation in csrc/itemcodec.c (CPython API, so decoding a typical item is faster
+than ``orjson.loads`` of its wire JSON), and property tests check that both agree byte for
+byte. Importing this module hands the C code the Python twins its slow paths call
+(validation and sizing of uncommon shapes). Thread-safe.
 """
 
 from __future__ import annotations
 
-from engine.codec.native_keys import native_decode_item as _c_decode
-from engine.codec.native_keys import native_encode_item as _c_encode
+from engine.codec import native_items as _c
 from engine.errors import InternalServerError
+from engine.model.size import item_size_py
+from engine.model.values import validate_item_py, validate_value
 
-__all__ = ["FORMAT", "decode_item", "decode_item_py", "encode_item", "encode_item_py"]
+__all__ = [
+    "FORMAT",
+    "decode_item",
+    "decode_item_py",
+    "decode_sized_item",
+    "encode_item",
+    "encode_item_py",
+    "encode_sized_item",
+]
 
 FORMAT = 1
 _TAGS = {"S": 1, "N": 2, "B": 3, "SS": 7, "NS": 8, "BS": 9, "L": 10, "M": 11}
 _NAMES = {v: k for k, v in _TAGS.items()}
 
+_c.configure(InternalServerError, validate_value, validate_item_py, item_size_py)
 
-def encode_item(item: dict) -> bytes:
-    """Encode a normalised item as format-1 bytes (native).
+#: ``encode_item(item) -> bytes``: a normalised item as format-1 bytes. Raises TypeError if
+#: ``item`` is not a normalised item in boto3's low-level shape.
+encode_item = _c.encode_item
 
-    Raises TypeError if ``item`` is not a normalised item in boto3's low-level shape.
-    """
-    return _c_encode(item)
+#: ``decode_item(data, pos=0) -> dict``: the item whose encoding is ``data[pos:]`` (to the end;
+#: ``pos`` saves slicing a prefix off). Raises InternalServerError if it is not an item.
+decode_item = _c.decode_item
 
+#: ``encode_sized_item(item, size) -> bytes``: ``size: u32 LE | encode_item(item)``, in one
+#: allocation (a table base value).
+encode_sized_item = _c.encode_value
 
-def decode_item(data: bytes) -> dict:
-    """Decode format-1 bytes (native); raise InternalServerError if they are not an item."""
-    try:
-        return _c_decode(data)
-    except ValueError as exc:
-        raise InternalServerError(str(exc)) from None
+#: ``decode_sized_item(data) -> (item, size)``: the inverse of :func:`encode_sized_item`.
+#: Raises InternalServerError if ``data`` is not one.
+decode_sized_item = _c.decode_value
 
 
 # --- the pure-Python twin ------------------------------------------------------------------------

@@ -9,13 +9,25 @@ attributes of the UTF-8 length of the name plus the size of the value, where
 - M and L: 3 bytes of overhead plus, per element, 1 byte plus the element's size (for M also the
   UTF-8 length of the element's name).
 The limit is 400 KB = 409,600 bytes. Pure functions; thread-safe.
+
+:func:`item_size` is native (csrc/itemcodec.c): it sizes the common shapes in C and hands any
+other item to :func:`item_size_py`, the pure-Python specification below, which property tests
+compare it with.
 """
 
 from __future__ import annotations
 
+from engine.codec.native_items import item_size
 from engine.errors import ValidationException, msg_item_size_exceeded
 
-__all__ = ["MAX_ITEM_SIZE_BYTES", "check_item_size", "item_size", "number_size", "value_size"]
+__all__ = [
+    "MAX_ITEM_SIZE_BYTES",
+    "check_item_size",
+    "item_size",
+    "item_size_py",
+    "number_size",
+    "value_size",
+]
 
 MAX_ITEM_SIZE_BYTES = 400 * 1024
 
@@ -55,8 +67,9 @@ def value_size(value: dict) -> int:
     return 0
 
 
-def item_size(item: dict) -> int:
-    """Size in bytes of a normalised item: attribute names plus values."""
+def item_size_py(item: dict) -> int:
+    """Size in bytes of a normalised item: attribute names plus values (the Python twin of
+    :func:`item_size`)."""
     # Inlined for the common case (ASCII names, S values): Query and Scan size every item
     # they read, and this loop is most of their cost.
     total = 0

@@ -13,12 +13,19 @@ numbers are duplicates however written); nesting is at most 32 levels; B values 
 
 Key attributes (:func:`validate_key_value`) must also be S, N or B, non-empty, with partition key
 values up to 2048 bytes and sort key values up to 1024 bytes. Pure functions; thread-safe.
+
+:func:`validate_item` and :func:`validate_sized_item` are native (csrc/itemcodec.c): C checks
+the common values (S, canonical N, B, BOOL, NULL) and shares them with the input as they need no
+normalising; every other value goes through :func:`validate_value` here, so errors and their
+order are the Python ones by construction. :func:`validate_item_py` is the whole-item Python
+specification, which property tests compare the native one with.
 """
 
 from __future__ import annotations
 
 import base64
 
+from engine.codec.native_items import validate_item, validate_sized_item
 from engine.errors import SerializationException, ValidationException, msg_key_empty
 from engine.errors import msg_param_invalid as _p
 from engine.model.numbers import normalize_number
@@ -33,7 +40,9 @@ __all__ = [
     "SET_TYPES",
     "TYPES",
     "validate_item",
+    "validate_item_py",
     "validate_key_value",
+    "validate_sized_item",
     "validate_value",
     "value_type",
 ]
@@ -180,8 +189,11 @@ def validate_value(value: object, depth: int = 0) -> dict:
     raise SerializationException(f"Unknown AttributeValue type: {tag}")
 
 
-def validate_item(item: object) -> dict:
-    """Validate a whole item (attribute name -> value) and return it normalised."""
+def validate_item_py(item: object) -> dict:
+    """Validate a whole item (attribute name -> value) and return it normalised: the Python
+    twin of :func:`validate_item`. ``validate_sized_item(item)`` returns ``(validate_item(item),
+    item_size(...))`` in one pass and leaves the 400 KB check to the caller, which DynamoDB
+    makes after checking the key."""
     if type(item) is not dict:
         raise _serialization(item, "Map")
     out = {}
