@@ -237,6 +237,51 @@ def test_drain_closes_idle_connections_and_stops_accepting(serve):
         s.raw().sendall(request_bytes("ListTables", b"{}"))
 
 
+def make_table(service) -> None:
+    service.handle(
+        "CreateTable",
+        {
+            "TableName": "tbl",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+
+
+PUT = b'{"TableName": "tbl", "Item": {"pk": {"S": "a"}}}'
+GET = b'{"TableName": "tbl", "Key": {"pk": {"S": "a"}}}'
+
+
+def test_query_and_scan_run_in_the_pool_point_reads_inline(serve, service):
+    """max_inflight=0 refuses whatever would go to the pool: that shows where each runs."""
+    make_table(service)
+    s = serve(max_inflight=0, inline_operations=inline_operations("group"))
+    conn = s.connection()
+    assert post(conn, GET, raw_headers("GetItem"))[0].status == 200
+    assert post(conn, PUT, raw_headers("PutItem"))[0].status == 200
+    for op, body in (("Query", b'{"TableName": "tbl"}'), ("Scan", b'{"TableName": "tbl"}')):
+        resp, data = post(conn, body, raw_headers(op))
+        assert resp.status == 503, data
+
+
+def test_a_slow_inline_write_sends_item_writes_to_the_pool(serve, service):
+    """With slow_write_s=0 every write counts as slow: the first runs inline, the ones
+    after it go to the pool (refused here by max_inflight=0); reads stay inline."""
+    make_table(service)
+    s = serve(
+        max_inflight=0,
+        inline_operations=inline_operations("group"),
+        slow_write_s=0.0,
+        pool_writes_for_s=3600,
+    )
+    conn = s.connection()
+    assert post(conn, PUT, raw_headers("PutItem"))[0].status == 200  # inline
+    assert s.app.slow_writes == 1
+    assert post(conn, PUT, raw_headers("PutItem"))[0].status == 503  # pooled now
+    assert post(conn, GET, raw_headers("GetItem"))[0].status == 200
+
+
 def test_sync_durability_keeps_item_writes_in_the_pool():
     assert inline_operations("sync") == READ_OPERATIONS
     assert inline_operations("group") >= WRITE_OPERATIONS
