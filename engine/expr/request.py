@@ -7,8 +7,13 @@ expression (syntax, names, values, operand types), then names and values no expr
 The result holds callables ready for evaluation against items.
 
 Caching: parsing is cached by (kind, text); binding names and compiling conditions by (kind,
-text, the names the expression uses), so a request repeating a previous expression does a few
-dictionary lookups before evaluating. All caches are LRU and thread-safe (functools).
+text, the names the expression uses). Above both, a request whose expression texts,
+ExpressionAttributeNames and ExpressionAttributeValues *keys* repeat a request that was
+prepared without error reuses that request's bound expressions: every check that depends only
+on those (syntax, names, undefined and unused names and values) passed then and would pass
+again, so only what depends on the values themselves runs again, in the same order as a full
+preparation (each value's validation, then each expression's operand type checks). All caches
+are bounded and thread-safe (functools' LRU; the plan cache is a dict under the GIL).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from engine.expr.parser import (
     parse,
 )
 from engine.expr.update import apply_update
-from engine.model.values import validate_value
+from engine.model.values import validate_item, validate_value
 
 __all__ = ["BoundExpression", "PreparedExpressions", "bind", "prepare"]
 
@@ -108,6 +113,30 @@ def _fmt_keys(keys: set) -> str:
     return "{" + ", ".join(sorted(keys)) + "}"
 
 
+# (texts, names items, values keys) -> the bound expressions of a request prepared without
+# error, as PreparedExpressions keyword arguments. Cleared when full rather than LRU: a
+# workload has few distinct expressions, and a miss costs one full preparation.
+_PLANS: dict[tuple, dict[str, BoundExpression]] = {}
+_PLANS_MAX = 4096
+
+
+def _validate_values(values: dict | None) -> dict:
+    """The request's values, validated and normalised; DynamoDB's error naming the key."""
+    checked: dict = {}
+    for k, v in (values or {}).items():
+        if not _VALUE_KEY.fullmatch(k):
+            raise ValidationException(
+                f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{k}"'
+            )
+        try:
+            checked[k] = validate_value(v)
+        except DynamoDBError as exc:
+            raise ValidationException(
+                f"ExpressionAttributeValues contains invalid value: {exc.message} for key {k}"
+            ) from None
+    return checked
+
+
 def prepare(
     *,
     names: dict | None = None,
@@ -126,6 +155,55 @@ def prepare(
     are null" message (UpdateItem: UpdateExpression and ConditionExpression).
     Raises ValidationException with DynamoDB's messages.
     """
+    try:
+        key = (
+            condition,
+            filter,
+            key_condition,
+            update,
+            projection,
+            None if names is None else tuple(names.items()),
+            None if values is None else tuple(values),
+        )
+        plan = _PLANS.get(key)
+    except TypeError:  # something unhashable in the request: prepare it in full
+        key = plan = None
+    if plan is None:
+        out = _prepare(
+            names, values, condition, filter, key_condition, update, projection, value_kinds
+        )
+        # Only plans whose names are all text are kept: no request with a non-text name (which
+        # could equal one, as True == 1) can then hit a plan made for another.
+        if key is not None and all(type(n) is str for n in (names or {}).values()):
+            if len(_PLANS) >= _PLANS_MAX:
+                _PLANS.clear()
+            _PLANS[key] = {f: getattr(out, f) for f in _FIELDS if getattr(out, f) is not None}
+        return out
+    # A repeat: the keys were valid and used before, so the first error a full preparation
+    # could raise is a value's own; the native item validator checks them all at once, and
+    # the loop names the culprit with DynamoDB's message.
+    if values is None:
+        checked: dict = {}
+    else:
+        try:
+            checked = validate_item(values)
+        except DynamoDBError:
+            checked = _validate_values(values)
+    for b in plan.values():
+        b.check_values(checked)
+    return PreparedExpressions(checked, **plan)
+
+
+def _prepare(
+    names: dict | None,
+    values: dict | None,
+    condition: str | None,
+    filter: str | None,
+    key_condition: str | None,
+    update: str | None,
+    projection: str | None,
+    value_kinds: tuple[str, ...],
+) -> PreparedExpressions:
     if names is not None and not names:
         raise ValidationException("ExpressionAttributeNames must not be empty")
     if values is not None and not values:
@@ -154,18 +232,7 @@ def prepare(
             raise ValidationException(
                 f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{k}"'
             )
-    checked: dict = {}
-    for k, v in (values or {}).items():
-        if not _VALUE_KEY.fullmatch(k):
-            raise ValidationException(
-                f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{k}"'
-            )
-        try:
-            checked[k] = validate_value(v)
-        except DynamoDBError as exc:
-            raise ValidationException(
-                f"ExpressionAttributeValues contains invalid value: {exc.message} for key {k}"
-            ) from None
+    checked = _validate_values(values)
     out = PreparedExpressions(checked)
     used_names: set[str] = set()
     used_values: set[str] = set()
@@ -199,3 +266,4 @@ _FIELD = {
     UPDATE: "update",
     PROJECTION: "projection",
 }
+_FIELDS = tuple(_FIELD.values())

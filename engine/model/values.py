@@ -221,7 +221,7 @@ def validate_key_value(name: str, value: dict, expected_type: str, is_partition_
         )
     v = value[tag]
     if tag == "S":
-        size = len(v.encode("utf-8", "surrogatepass"))
+        size = len(v) if v.isascii() else len(v.encode("utf-8", "surrogatepass"))
         if not size:
             raise ValidationException(msg_key_empty("string", name))
     elif tag == "B":
