@@ -5,9 +5,17 @@ Run: ``python -m pytest bench/micro/test_model_bench.py --benchmark-enable -p no
 Targets (issue 3): item encode <= 1 us; item decode <= orjson.loads of the wire JSON; key encode
 <= 0.5 us; cached parse <= 1 us; a three-clause condition <= 5 us. Timings are reported, never
 asserted.
+
+Issue 4 (write, read and update rates) adds before/after pairs on YCSB's 1 KB item (10 fields
+of 100 characters): the Python twins or the first native decoder ("before") against the
+native paths of csrc/itemcodec.c ("after"), the model work of a PutItem as two call
+sequences, and prepare() of an UpdateItem's expressions with and without its plan cached.
 """
 
 from __future__ import annotations
+
+import random
+import struct
 
 import msgpack
 import orjson
@@ -15,9 +23,20 @@ import pytest
 
 import engine.codec.keys as twin_keys
 import engine.codec.native_keys as native_keys
-from engine.expr import CONDITION, parse, prepare
+import engine.expr.request as expr_request
+from engine.expr import CONDITION, UPDATE, parse, prepare
 from engine.expr.parser import parse as _parse_cached
-from engine.model import decode_item, encode_item, validate_item
+from engine.model import (
+    decode_item,
+    decode_sized_item,
+    encode_item,
+    encode_sized_item,
+    item_size,
+    validate_item,
+    validate_sized_item,
+)
+from engine.model.size import item_size_py
+from engine.model.values import validate_item_py
 
 # A typical item: about 300 bytes of wire JSON, 6 attributes.
 ITEM = validate_item(
@@ -144,3 +163,96 @@ def test_update_application(benchmark):
     p = prepare(names=NAMES, values=UPDATE_VALUES, update=UPDATE_TEXT)
     out = benchmark(p.apply_update, ITEM)
     assert out["total"] == {"N": "134.95"}
+
+
+# --- issue 4: before/after on YCSB's 1 KB item -------------------------------------------------
+
+_rng = random.Random(7)
+YCSB = {"pk": {"S": "user100000"}, "sk": {"N": "10000000"}}
+for _i in range(10):
+    YCSB[f"field{_i}"] = {"S": _rng.randbytes(50).hex()}
+YCSB_ENCODED = encode_item(YCSB)
+YCSB_VALUE = encode_sized_item(YCSB, item_size(YCSB))
+_SIZE = struct.Struct("<I")
+
+
+@pytest.mark.benchmark(group="ycsb-decode")
+def test_ycsb_decode_before_first_native_and_slice(benchmark):
+    old = native_keys.native_decode_item
+    assert benchmark(lambda v: (old(v[4:]), _SIZE.unpack_from(v)[0]), YCSB_VALUE)[0] == YCSB
+
+
+@pytest.mark.benchmark(group="ycsb-decode")
+def test_ycsb_decode_after_decode_item_at_offset(benchmark):
+    assert benchmark(decode_item, YCSB_VALUE, 4) == YCSB
+
+
+@pytest.mark.benchmark(group="ycsb-decode")
+def test_ycsb_decode_after_decode_sized_item(benchmark):
+    assert benchmark(decode_sized_item, YCSB_VALUE) == (YCSB, item_size(YCSB))
+
+
+@pytest.mark.benchmark(group="ycsb-validate")
+def test_ycsb_validate_before_python(benchmark):
+    benchmark(validate_item_py, YCSB)
+
+
+@pytest.mark.benchmark(group="ycsb-validate")
+def test_ycsb_validate_after_native(benchmark):
+    assert benchmark(validate_item, YCSB) == YCSB
+
+
+@pytest.mark.benchmark(group="ycsb-size")
+def test_ycsb_size_before_python(benchmark):
+    benchmark(item_size_py, YCSB)
+
+
+@pytest.mark.benchmark(group="ycsb-size")
+def test_ycsb_size_after_native(benchmark):
+    assert benchmark(item_size, YCSB) == item_size_py(YCSB)
+
+
+def _put_model_work_before(item: dict) -> bytes:
+    # engine/api/items.py build_put + engine/table/table.py encode_value, as of issue 4's start
+    item = validate_item_py(item)
+    size = item_size_py(item)
+    return _SIZE.pack(size) + native_keys.native_encode_item(item)
+
+
+def _put_model_work_after(item: dict) -> bytes:
+    item, size = validate_sized_item(item)
+    return encode_sized_item(item, size)
+
+
+@pytest.mark.benchmark(group="ycsb-put-model-work")
+def test_ycsb_put_model_work_before(benchmark):
+    assert benchmark(_put_model_work_before, YCSB) == YCSB_VALUE
+
+
+@pytest.mark.benchmark(group="ycsb-put-model-work")
+def test_ycsb_put_model_work_after_fused(benchmark):
+    assert benchmark(_put_model_work_after, YCSB) == YCSB_VALUE
+
+
+_UPDATE_REQUEST = {
+    "condition": "attribute_exists(pk)",
+    "update": "SET field1 = :v",
+    "values": {":v": {"S": "c" * 100}},
+    "value_kinds": (UPDATE, CONDITION),
+}
+
+
+def _prepare_without_plan() -> None:
+    expr_request._PLANS.clear()
+    prepare(**_UPDATE_REQUEST)
+
+
+@pytest.mark.benchmark(group="ycsb-update-prepare")
+def test_ycsb_update_prepare_before_no_plan_cache(benchmark):
+    benchmark(_prepare_without_plan)
+
+
+@pytest.mark.benchmark(group="ycsb-update-prepare")
+def test_ycsb_update_prepare_after_plan_cached(benchmark):
+    prepare(**_UPDATE_REQUEST)
+    benchmark(prepare, **_UPDATE_REQUEST)
