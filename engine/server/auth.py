@@ -6,11 +6,16 @@ Signature=<hex>`` and ``X-Amz-Date``. :class:`Verifier` checks it in one of two 
 
 - open (no credentials configured, as local DynamoDB endpoints run): any well-formed
   signature from any access key and region is accepted, nothing is computed;
-- with credentials (``--credentials FILE``): the expected signature is computed by
-  botocore's own signer (``botocore.auth.SigV4Auth``) from the canonical request rebuilt
-  out of the signed headers and the raw body as received, so client and server agree by
-  construction; the two are compared in constant time, and a signature dated more than
-  15 minutes away from the server's clock is refused.
+- with credentials (``--credentials FILE``): the expected signature is computed from
+  the canonical request rebuilt out of the signed headers and the raw body as received,
+  and compared in constant time; a signature dated more than 15 minutes away from the
+  server's clock is refused. For a DynamoDB request (``POST /``, no query string) the
+  canonical request is built here by the rules of botocore's signer
+  (``botocore.auth.SigV4Auth``), with the derived signing key kept per (key, day,
+  region, service): 18 us a request instead of botocore's 60. Any other request goes
+  through botocore's signer whole, which is also the reference a property test holds
+  the fast path to. Unlike botocore's signer, a signed ``X-Amz-Content-SHA256`` must be
+  the hash of the body received.
 
 Errors are DynamoDB's: MissingAuthenticationTokenException (no Authorization),
 IncompleteSignatureException (malformed), UnrecognizedClientException (unknown key id),
@@ -19,15 +24,18 @@ InvalidSignatureException (mismatch, expired). Secrets are never logged or put i
 The credentials file is INI in the AWS shared-credentials format: any number of sections,
 each with ``aws_access_key_id`` and ``aws_secret_access_key``.
 
-Thread-safety: a Verifier is immutable after construction; verify() may run in any thread.
+Thread-safety: verify() may run in any thread. A Verifier's only mutable state is its
+cache of derived keys, a dict whose single-key reads and writes the GIL makes atomic.
 """
 
 from __future__ import annotations
 
 import configparser
+import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from engine.errors import (
     IncompleteSignatureException,
@@ -40,6 +48,7 @@ __all__ = ["MESSAGES", "Authorization", "Verifier", "load_credentials", "parse_a
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
+MAX_CACHED_KEYS = 1024  # derived signing keys kept (one per key id, day, region, service)
 
 MESSAGES = {
     "missing": (
@@ -84,7 +93,30 @@ def _incomplete(detail: str, header: str) -> IncompleteSignatureException:
 
 
 def parse_authorization(header: str) -> Authorization:
-    """Split a SigV4 Authorization header. Raises IncompleteSignatureException."""
+    """Split a SigV4 Authorization header. Raises IncompleteSignatureException.
+
+    SDKs put ``Signature`` last, and what comes before it is the same on every request of
+    a client and day: that prefix is parsed once and remembered."""
+    prefix, sep, signature = header.rpartition(", Signature=")
+    if sep and len(signature) == 64 and _HEX.issuperset(signature):
+        parts = _parse_prefix(prefix)
+        if parts is not None:
+            return Authorization(*parts, signature=signature)
+    return _parse_full(header)
+
+
+@lru_cache(maxsize=1024)
+def _parse_prefix(prefix: str) -> tuple[str, str, str, str, tuple[str, ...]] | None:
+    """The fields of ``<prefix>, Signature=<any>`` but the signature; None when that
+    header is malformed (the full parse then says why)."""
+    try:
+        auth = _parse_full(f"{prefix}, Signature={'0' * 64}")
+    except IncompleteSignatureException:
+        return None
+    return auth.access_key_id, auth.date, auth.region, auth.service, auth.signed_headers
+
+
+def _parse_full(header: str) -> Authorization:
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise _incomplete(f"Unsupported AWS 'algorithm': '{algorithm}'.", header)
@@ -143,6 +175,13 @@ def load_credentials(path: str) -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=256)
+def _parse_amz_date(text: str) -> datetime:
+    """``X-Amz-Date`` (yyyymmddThhmmssZ) as an aware datetime; raises ValueError. Many
+    requests share a second, so the parse is remembered."""
+    return datetime.strptime(text, _AMZ_DATE).replace(tzinfo=UTC)
+
+
 class Verifier:
     """Checks the SigV4 signature of requests; ``credentials`` None accepts any."""
 
@@ -151,11 +190,14 @@ class Verifier:
         if self.credentials is not None:
             # Imported here, once, not at module import: botocore costs a tenth of a second
             # and an open endpoint never needs it.
-            from botocore.auth import SigV4Auth
+            from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth
             from botocore.awsrequest import AWSRequest
             from botocore.credentials import Credentials
 
             self._signer_parts = (SigV4Auth, AWSRequest, Credentials)
+            # Headers botocore's signer leaves out of a canonical request even when named.
+            self._unsigned_headers = frozenset(SIGNED_HEADERS_BLACKLIST)
+        self._keys: dict[tuple[str, str, str, str], bytes] = {}
 
     @property
     def is_open(self) -> bool:
@@ -184,7 +226,7 @@ class Verifier:
             raise UnrecognizedClientException(MESSAGES["unknown_key"])
         amz_date = headers.get("x-amz-date", "")
         try:
-            signed_at = datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
+            signed_at = _parse_amz_date(amz_date)
         except ValueError:
             raise IncompleteSignatureException(MESSAGES["no_date"]) from None
         now = now or datetime.now(UTC)
@@ -223,6 +265,71 @@ class Verifier:
         auth: Authorization,
         secret: str,
     ) -> str:
+        """The signature ``auth``'s signed headers and ``body`` should carry.
+
+        A DynamoDB request (``POST /``, no query) has its canonical request built here,
+        by the rules botocore's signer follows (signed headers minus the ones it never
+        signs, sorted, values with runs of whitespace made one space; sha256 of the body),
+        and the signing key of (secret, day, region, service) is derived once a day, not
+        per request. Any other request goes through botocore's signer whole.
+        :meth:`reference_signature` is that path, and tests check both agree."""
+        signed = {name: headers.get(name, "") for name in auth.signed_headers}
+        claimed = signed.get("x-amz-content-sha256")
+        if claimed is not None and claimed != hashlib.sha256(body).hexdigest():
+            # botocore's signer takes this header's word for the body's hash; a verifier
+            # must not, or any body would pass under a signature over another.
+            raise InvalidSignatureException(MESSAGES["mismatch"])
+        if path != "/" or query or claimed is not None:
+            return self.reference_signature(method, path, query, headers, body, auth, secret)
+        names = sorted({name for name in signed if name not in self._unsigned_headers})
+        canonical = "\n".join(
+            (
+                method.upper(),
+                "/",
+                "",
+                "\n".join(f"{name}:{' '.join(signed[name].split())}" for name in names) + "\n",
+                ";".join(names),
+                hashlib.sha256(body).hexdigest(),
+            )
+        )
+        timestamp = headers["x-amz-date"]
+        day = timestamp[:8]
+        string_to_sign = "\n".join(
+            (
+                ALGORITHM,
+                timestamp,
+                f"{day}/{auth.region}/{auth.service}/aws4_request",
+                hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+            )
+        )
+        key = self._signing_key(secret, day, auth.region, auth.service)
+        return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _signing_key(self, secret: str, day: str, region: str, service: str) -> bytes:
+        """SigV4's derived key: four HMACs, the same for a whole day of one client."""
+        cache_key = (secret, day, region, service)
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = f"AWS4{secret}".encode()
+            for part in (day, region, service, "aws4_request"):
+                key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+            if len(self._keys) >= MAX_CACHED_KEYS:
+                self._keys.clear()
+            self._keys[cache_key] = key
+        return key
+
+    def reference_signature(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        auth: Authorization,
+        secret: str,
+    ) -> str:
+        """The expected signature computed by botocore's signer from the canonical request
+        it builds: the reference the fast path must agree with."""
         sigv4_auth, aws_request, credentials = self._signer_parts
         signed = {name: headers.get(name, "") for name in auth.signed_headers}
         url = f"http://{signed['host']}{path}" + (f"?{query}" if query else "")

@@ -2,6 +2,7 @@
 Authorization parsing and SigV4 verification with botocore's signer on both sides."""
 
 import gzip
+import hashlib
 import json
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.errors import (
     ConditionalCheckFailedException,
@@ -172,6 +175,70 @@ def test_sigv4_verification_against_botocore_signatures():
         verifier.verify("POST", "/", "", headers, body, now=now - timedelta(minutes=16))
     with pytest.raises(MissingAuthenticationTokenException):
         verifier.verify("POST", "/", "", {"host": "x"}, body, now=now)
+
+
+HEADER_NAMES = ["x-amz-meta", "x-custom", "user-agent", "expect", "x-amzn-trace-id", "accept"]
+header_values = st.text(alphabet=st.sampled_from([*"ab ,;=\t", "\xa0", "\x85", "é"]), max_size=12)
+
+
+def sign_with(headers: dict, body: bytes, when: datetime, path: str = "/") -> dict:
+    """``headers`` signed by botocore as an SDK signs them (it leaves out the headers it
+    never signs): the lower-case headers a server receives."""
+    req = AWSRequest(method="POST", url=f"http://localhost:8000{path}", data=body, headers=headers)
+    signer = SigV4Auth(Credentials("AKID", "secret"), "dynamodb", "eu-west-1")
+    req.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
+    signer._modify_request_before_signing(req)
+    signature = signer.signature(signer.string_to_sign(req, signer.canonical_request(req)), req)
+    signer._inject_signature_to_request(req, signature)
+    out = {k.lower(): v for k, v in req.headers.items()}
+    out["host"] = "localhost:8000"
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    extra=st.dictionaries(st.sampled_from(HEADER_NAMES), header_values, max_size=4),
+    body=st.binary(max_size=64),
+    signed_anyway=st.lists(st.sampled_from(HEADER_NAMES), max_size=3),
+)
+def test_the_fast_signature_agrees_with_botocores(extra, body, signed_anyway):
+    """The canonical request built in auth.py and botocore's give one signature: for
+    requests botocore signed (odd whitespace, headers it never signs) and for an
+    Authorization naming any headers at all."""
+    now = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    verifier = Verifier({"AKID": "secret"})
+    headers = sign_with({"X-Amz-Target": "x.ListTables", **extra}, body, now)
+    auth = verifier.verify("POST", "/", "", headers, body, now=now)
+    names = ";".join(sorted({*auth.signed_headers, *signed_anyway}))
+    auth = parse_authorization(
+        f"AWS4-HMAC-SHA256 Credential=AKID/20240102/eu-west-1/dynamodb/aws4_request, "
+        f"SignedHeaders={names}, Signature={'0' * 64}"
+    )
+    args = ("POST", "/", "", headers, body, auth, "secret")
+    assert verifier._expected_signature(*args) == verifier.reference_signature(*args)
+
+
+def test_requests_off_the_fast_path_are_verified_by_botocore():
+    now = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    verifier = Verifier({"AKID": "secret"})
+    body = b"{}"
+    headers = sign_with({"X-Amz-Target": "x.ListTables"}, body, now, path="/a%20b/?x=1&y=2")
+    verifier.verify("POST", "/a%20b/", "x=1&y=2", headers, body, now=now)
+    with pytest.raises(InvalidSignatureException):
+        verifier.verify("POST", "/a%20b/", "x=1&y=3", headers, body, now=now)
+
+
+def test_a_signed_content_hash_must_be_the_bodys():
+    """botocore's signer trusts X-Amz-Content-SHA256 for the body's hash; the verifier
+    checks it, or a signature over one body would pass with any other."""
+    now = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    verifier = Verifier({"AKID": "secret"})
+    body = b'{"Limit": 1}'
+    digest = hashlib.sha256(body).hexdigest()
+    headers = sign_with({"X-Amz-Target": "x", "X-Amz-Content-SHA256": digest}, body, now)
+    verifier.verify("POST", "/", "", headers, body, now=now)
+    with pytest.raises(InvalidSignatureException):
+        verifier.verify("POST", "/", "", headers, b'{"Limit": 2}', now=now)
 
 
 def test_an_open_verifier_accepts_any_well_formed_signature():
