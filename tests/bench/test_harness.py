@@ -219,3 +219,22 @@ def test_max_seconds_stops_a_workload_early_and_says_so(tmp_path):
         assert not result["stopped_early"] and result["ops"] == 200 and inserted > 50
     finally:
         engine.close()
+
+
+def test_readme_shows_charts_made_by_the_harness_with_their_command():
+    import re
+    import shlex
+
+    from bench.__main__ import make_harness_parser
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Benchmarks", 1)[1].split("\n## ", 1)[0]
+    images = re.findall(r"!\[[^\]]*\]\((docs/bench/[^)]+\.png)\)", section)
+    assert images
+    for image in images:
+        assert (REPO / image).read_bytes().startswith(PNG_MAGIC), image
+    report = (REPO / "docs/bench/results.md").read_text()
+    command = re.search(r"^Command: `(python -m bench [^`]+)`", report, re.M).group(1)
+    assert command in section  # the README names the command that made its charts
+    args = make_harness_parser().parse_args(shlex.split(command)[3:])
+    assert args.out == "docs/bench" and args.workloads

@@ -379,7 +379,7 @@ def test_every_command_has_help_and_appears_in_the_readme(capsys, clean_dir):
         out = capsys.readouterr().out
         assert "--json" in out
         assert " ".join(module.DESCRIPTION.split()[:6]) in " ".join(out.split())
-        assert f"`{module.NAME}" in section or f" {module.NAME}" in section, module.NAME
+        assert re.search(rf"^\| `{module.NAME}[ `]", section, re.M), f"README lacks {module.NAME}"
 
 
 def test_readme_shows_real_summary_output(clean_dir):
@@ -427,3 +427,13 @@ def test_checkpoint_without_lmdb_lock_file_is_read_without_creating_one(capsys, 
     assert [ks["name"] for ks in data["keyspaces"]] == ["items"]
     code, out, _ = inspect(capsys, dst, "summary")
     assert "none: the directory is clean" in out
+
+
+def test_output_piped_into_a_reader_that_stops_ends_quietly(clean_dir):
+    """`shale-inspect ... | head` must not end in a BrokenPipeError traceback. `true`
+    exits before the tool writes, so every write meets a closed pipe."""
+    command = f"{sys.executable} -m tools.inspect {clean_dir['path']} summary | true"
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr

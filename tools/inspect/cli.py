@@ -13,6 +13,7 @@ Exit status: 0 success, 1 the command found a problem (damage, an unreadable fil
 import argparse
 import json
 import logging
+import os
 import sys
 from types import ModuleType
 
@@ -111,5 +112,13 @@ def _quiet_salvage_log() -> None:
 
 
 def console_main() -> None:
-    """Entry point of the `shale-inspect` console script."""
-    sys.exit(main())
+    """Entry point of the `shale-inspect` console script. Output piped into a command
+    that stops reading (`| head`) ends quietly, as other command-line tools do."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it at null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    sys.exit(code)
