@@ -25,6 +25,7 @@ from bench.engines import ENGINES
 from bench.harness import ALL_ENGINES, ALL_WORKLOADS, HarnessConfig, probe_all, run, write_outputs
 from bench.kv import SYNC_THREADS, SYNC_WRITES_MAX, WORKLOADS, KVConfig, run_kv
 from bench.report import describe_machine, render_markdown
+from bench.ycsb_engines import find_dynalite, install_dynalite
 
 COMMANDS = {
     "kv": "db_bench-style key-value workloads over shale, lmdb, sqlite, rocksdict and plyvel "
@@ -195,12 +196,24 @@ def make_harness_parser() -> argparse.ArgumentParser:
     bar.add_argument("--progress", dest="progress", action="store_true", default=None)
     bar.add_argument("--no-progress", dest="progress", action="store_false")
     parser.add_argument("--list", action="store_true", help="list workloads and engines, then exit")
+    parser.add_argument(
+        "--install-dynalite",
+        action="store_true",
+        help="npm install dynalite under ~/.cache/shaledb/dynalite (needs node and npm), then exit",
+    )
     return parser
 
 
 def harness_main(argv: Sequence[str]) -> int:
     parser = make_harness_parser()
     args = parser.parse_args(argv)
+    if args.install_dynalite:
+        ok, said = install_dynalite()
+        print(said, file=sys.stderr)
+        print(
+            f"dynalite: {'installed, found at ' + str(find_dynalite()) if ok else 'NOT installed'}"
+        )
+        return 0 if ok else 1
     if args.list or args.workloads is None:
         print(list_everything())
         return 0

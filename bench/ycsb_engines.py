@@ -11,8 +11,8 @@ encoding, expressions and (over HTTP) a round trip that a key-value store does n
 - dynalite: dynalite (Node.js, in memory) through boto3 over HTTP on 127.0.0.1. It needs
   `node` and the dynalite npm package: found through $SHALE_DYNALITE (its directory or
   cli.js), ./node_modules, bench/node_modules, ~/.cache/shaledb/dynalite/node_modules or
-  /tmp/dyn/node_modules (install with `npm install --prefix ~/.cache/shaledb/dynalite
-  dynalite`);
+  /tmp/dyn/node_modules (`python -m bench --install-dynalite` runs `npm install --prefix
+  ~/.cache/shaledb/dynalite dynalite`);
 - shale-storage, lmdb, sqlite, rocksdict, plyvel: the key-value engines of `bench kv`
   (bench/engines.py) with records as 1,000-byte values under `user<k>` keys.
 
@@ -40,9 +40,10 @@ from bench.engines import ENGINES as KV_ENGINES
 from bench.engines import KVEngine
 from bench.ycsb import FIELD_BYTES, FIELDS, PER_PARTITION, TABLE
 
-__all__ = ["YCSB_ENGINES", "YCSBEngine", "find_dynalite"]
+__all__ = ["DYNALITE_PREFIX", "YCSB_ENGINES", "YCSBEngine", "find_dynalite", "install_dynalite"]
 
 ROOT = Path(__file__).resolve().parent.parent
+DYNALITE_PREFIX = Path.home() / ".cache" / "shaledb" / "dynalite"
 
 
 class YCSBEngine:
@@ -271,7 +272,7 @@ def find_dynalite() -> Path | None:
     bases += [
         Path.cwd() / "node_modules",
         ROOT / "bench" / "node_modules",
-        Path.home() / ".cache" / "shaledb" / "dynalite" / "node_modules",
+        DYNALITE_PREFIX / "node_modules",
         Path(tempfile.gettempdir()) / "dyn" / "node_modules",
     ]
     for base in bases:
@@ -279,6 +280,22 @@ def find_dynalite() -> Path | None:
             if cli.is_file() and cli.name == "cli.js":
                 return cli
     return None
+
+
+def install_dynalite(prefix: Path = DYNALITE_PREFIX) -> tuple[bool, str]:
+    """`npm install --prefix PREFIX dynalite` (the npm registry, npm's own client); return
+    (whether dynalite is now found, what npm said last)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return False, "npm not found on PATH"
+    proc = subprocess.run(
+        [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "dynalite"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    said = (proc.stdout + proc.stderr).strip()[-2000:]
+    return proc.returncode == 0 and find_dynalite() is not None, said
 
 
 class Dynalite(_ServerEngine):
@@ -292,8 +309,8 @@ class Dynalite(_ServerEngine):
             return "node not found on PATH"
         if find_dynalite() is None:
             return (
-                "the dynalite npm package was not found (npm install --prefix"
-                " ~/.cache/shaledb/dynalite dynalite, or set SHALE_DYNALITE)"
+                "the dynalite npm package was not found (python -m bench --install-dynalite,"
+                " or set SHALE_DYNALITE to its directory)"
             )
         return _importable("boto3")
 
