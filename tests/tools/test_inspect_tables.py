@@ -379,3 +379,22 @@ def test_directory_left_by_sigkill_reads_every_acknowledged_write(capsys, tmp_pa
     assert os.path.exists(os.path.join(path, "LOCK"))
     assert main([path, "summary"]) == 0
     assert "Recovery at next open" in capsys.readouterr().out
+
+
+def test_a_damaged_block_stops_scan_and_count_with_its_file_named(capsys, orders_dir, tmp_path):
+    path = str(tmp_path / "damaged")
+    shutil.copytree(orders_dir, path)
+    (sst,) = sorted(p for p in os.listdir(path) if p.endswith(".sst"))
+    with open(os.path.join(path, sst), "r+b") as f:
+        f.seek(40)
+        byte = f.read(1)[0]
+        f.seek(40)
+        f.write(bytes([byte ^ 0x20]))
+    scan = inspect_json(capsys, path, "scan", "orders", expect_code=1)
+    assert sst in scan["problem"]
+    tables = inspect_json(capsys, path, "tables", expect_code=1)
+    assert sst in tables["tables"][0]["problem"]
+    code, out, _ = inspect(capsys, path, "get", "orders", "c3", "7")
+    assert code == 1 and sst in out
+    # What is only in the WAL is still readable.
+    assert inspect_json(capsys, path, "get", "orders", "c2", "30")["found"]
