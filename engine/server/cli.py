@@ -164,7 +164,7 @@ def _serve_on(sock: socket.socket, args: argparse.Namespace, verifier: Verifier)
             f"shale serve: recovered {store.recovery_report.records} WAL records in "
             f"{time.monotonic() - started:.1f} s"
         )
-    app = None
+    app = service = None
     try:
         service = Service(
             store,
@@ -179,6 +179,8 @@ def _serve_on(sock: socket.socket, args: argparse.Namespace, verifier: Verifier)
     finally:
         if app is not None:
             app.close()
+        if service is not None:
+            service.close()  # stops index backfills; an unfinished one resumes next start
         store.close()
         log.info("store closed: %s", data)
 
