@@ -22,6 +22,11 @@ half-written package makes its engine "skipped with a note" instead of breaking 
 For YCSB (bench/ycsb.py), where every operation is timed on its own, `point_ops()` gives
 the three single operations as bound functions: get, put and a short forward scan.
 
+Progress: when bars are on (a terminal, or --progress) and a loop has at least
+PROGRESS_MIN_OPS keys, `fill`, `fill_batches`, `read_random` and `seek_random` are run in
+chunks of PROGRESS_CHUNK keys with a bar updated between chunks (a slice and a call per
+16,384 operations: nothing next to the operations). Otherwise each is one call, as before.
+
 Thread-safety: an adapter instance is driven by one thread, except that `make_sync_writer()`
 may be called from several threads at once, each using the writer it got back.
 """
@@ -39,7 +44,12 @@ from itertools import islice
 from types import ModuleType
 from typing import Any, ClassVar, NamedTuple
 
+from bench.progress import ProgressBar, progress_enabled
+
 __all__ = ["ENGINES", "KVEngine", "PointOps"]
+
+PROGRESS_MIN_OPS = 100_000
+PROGRESS_CHUNK = 16_384
 
 Put = Callable[[bytes, bytes], None]
 
@@ -60,12 +70,48 @@ def _dist_version(dist: str) -> str:
         return "unknown"
 
 
+def _chunked(method: Callable, what: str) -> Callable:
+    """`method(self, keys, *rest)` run chunk by chunk under a progress bar (module essay);
+    results that are (count, bytes) tuples are added up."""
+
+    @functools.wraps(method)
+    def loop(self: KVEngine, keys: Sequence[bytes], *rest: Any) -> Any:
+        n = len(keys)
+        if n < PROGRESS_MIN_OPS or not progress_enabled():
+            return method(self, keys, *rest)
+        bar = ProgressBar(n, f"[{self.name}] {what}", summary=False)
+        step = PROGRESS_CHUNK
+        if what == "fill_batches":
+            step = max(rest[1], step - step % rest[1])  # whole batches only
+        total: tuple[int, int] | None = None
+        try:
+            for start in range(0, n, step):
+                stop = start + step
+                if what in ("fill", "fill_batches"):
+                    method(self, keys[start:stop], rest[0][start:stop], *rest[1:])
+                else:
+                    got = method(self, keys[start:stop], *rest)
+                    total = got if total is None else (total[0] + got[0], total[1] + got[1])
+                bar.update(min(stop, n))
+        finally:
+            bar.close()
+        return total
+
+    return loop
+
+
 class KVEngine:
     """One engine under test, opened on one directory at a time.
 
     Lifecycle: `open(path, durable=...)`, any of the workload loops, `close()`. `path` is a
     directory the harness created empty (shale's `Store.open` would also create it).
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for what in ("fill", "fill_batches", "read_random", "seek_random"):
+            if what in cls.__dict__:
+                setattr(cls, what, _chunked(cls.__dict__[what], what))
 
     name: ClassVar[str]
     module_name: ClassVar[str]

@@ -47,12 +47,14 @@ class ProgressBar:
         unit: str = "ops",
         enabled: bool | None = None,
         stream: TextIO | None = None,
+        summary: bool = True,
     ) -> None:
         self.total = max(total, 1)
         self.label = label
         self.unit = unit
         self.stream = stream or sys.stderr
         self.enabled = progress_enabled(self.stream, enabled)
+        self.summary = summary  # False: close() only clears the bar (the caller reports)
         self.done = 0
         self.started = time.perf_counter()
         self._drawn_at = 0.0
@@ -85,6 +87,11 @@ class ProgressBar:
         if self._closed:
             return
         self._closed = True
+        if not self.summary:
+            if self.enabled:
+                self.stream.write("\r" + " " * 100 + "\r")
+                self.stream.flush()
+            return
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         line = (
             f"{self.label}: {self.done:,} {self.unit} in {elapsed:.2f} s"

@@ -238,3 +238,33 @@ def test_readme_shows_charts_made_by_the_harness_with_their_command():
     assert command in section  # the README names the command that made its charts
     args = make_harness_parser().parse_args(shlex.split(command)[3:])
     assert args.out == "docs/bench" and args.workloads
+
+
+def test_kv_loops_run_in_chunks_under_a_bar_with_the_same_results(tmp_path, monkeypatch, capsys):
+    import bench.engines as engines
+
+    monkeypatch.setattr(engines, "PROGRESS_MIN_OPS", 10)
+    monkeypatch.setattr(engines, "PROGRESS_CHUNK", 7)
+    keys = [b"%016d" % i for i in range(100)]
+    values = [b"v%099d" % i for i in range(100)]
+    outcomes = {}
+    for forced in ("0", "1"):
+        monkeypatch.setenv("SHALE_BENCH_PROGRESS", forced)
+        engine = engines.ENGINES["sqlite"]()
+        path = tmp_path / forced
+        path.mkdir()
+        engine.open(str(path), durable=False)
+        try:
+            engine.fill(keys[:50], values[:50])
+            engine.fill_batches(keys[50:], values[50:], 5)
+            outcomes[forced] = (
+                engine.read_random(keys[::-1]),
+                engine.seek_random(keys[::10], 3),
+                engine.read_seq(),
+            )
+        finally:
+            engine.close()
+    assert outcomes["0"] == outcomes["1"]
+    assert outcomes["1"][0] == (100, sum(len(k) + len(v) for k, v in zip(keys, values)))
+    err = capsys.readouterr().err
+    assert "[sqlite] fill [" in err and "[sqlite] read_random [" in err
