@@ -49,6 +49,12 @@ class FileSystem:
     def ftruncate(self, fd: int, length: int) -> None:
         os.ftruncate(fd, length)
 
+    def fallocate(self, fd: int, offset: int, length: int) -> None:
+        """Reserve blocks for [offset, offset + length), growing the file to cover it
+        (the new bytes read as zeros). Raises OSError (ENOSPC) when the space is not
+        there, so that nothing written into the range later can fail for lack of it."""
+        os.posix_fallocate(fd, offset, length)
+
     def close(self, fd: int) -> None:
         os.close(fd)
 
@@ -79,7 +85,16 @@ class FaultInjectingFS(FileSystem):
         fs.clear()
     """
 
-    OPERATIONS = ("write", "fsync", "fdatasync", "ftruncate", "rename", "link", "fsync_dir")
+    OPERATIONS = (
+        "write",
+        "fsync",
+        "fdatasync",
+        "ftruncate",
+        "fallocate",
+        "rename",
+        "link",
+        "fsync_dir",
+    )
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -158,6 +173,11 @@ class FaultInjectingFS(FileSystem):
         if (fault := self._take("ftruncate")) is not None:
             self._raise(fault[0])
         super().ftruncate(fd, length)
+
+    def fallocate(self, fd: int, offset: int, length: int) -> None:
+        if (fault := self._take("fallocate")) is not None:
+            self._raise(fault[0])
+        super().fallocate(fd, offset, length)
 
     def rename(self, src: str, dst: str) -> None:
         if (fault := self._take("rename", dst)) is not None:

@@ -288,9 +288,7 @@ class Store:
         self._visible_seq = self._last_seq
         self._update_fast_path()
         number = self._allocate_numbers(1)[0]
-        self._wal = WALWriter(
-            self.fs, self._wal_path(number), number, create=True, prealloc_bytes=self._wal_prealloc
-        )
+        self._wal = self._new_wal(number)
         self._catalog.apply(
             CatalogEdit(add_segments=[number], meta={"next_file_number": self._next_file_number})
         )
@@ -747,12 +745,22 @@ class Store:
         commit, no failure or close recorded, no L0 stall."""
         self._fast_path = not (self._sync_each_group or self._write_blocked or self._l0_stalled)
 
+    def _new_wal(self, number: int) -> WALWriter:
+        """A writer for the new segment `number`: preallocated zeros when every commit
+        syncs, a memory map when none does (see WALWriter), plain appends otherwise."""
+        return WALWriter(
+            self.fs,
+            self._wal_path(number),
+            number,
+            create=True,
+            prealloc_bytes=self._wal_prealloc,
+            mapped=self.options.durability == "off",
+        )
+
     def _rotate(self) -> None:
         """Make the active generation immutable and start a new WAL segment. Mutex held."""
         number = self._allocate_numbers(1)[0]
-        wal = WALWriter(
-            self.fs, self._wal_path(number), number, create=True, prealloc_bytes=self._wal_prealloc
-        )
+        wal = self._new_wal(number)
         try:
             # The directory entry is durable before the catalog names the segment, so
             # a failure here leaves no catalog entry for a file that is then removed.

@@ -19,12 +19,15 @@ which skips to the next record that verifies and reports every byte range it dro
 
 `WALWriter` writes records into zeros preallocated ahead of them; a failed write or
 sync zeroes the bytes after the last good record again, so a later record never lands
-after garbage.
+after garbage. A mapped writer (durability `off`) copies records into a shared memory
+map of space reserved with fallocate, which costs no system call per record and, like
+a write(2), survives a crash of the process (the pages belong to the kernel).
 Thread-safety: a WALWriter is driven by one thread at a time (the group-commit leader),
 except `sync`, which the group-commit syncer may call concurrently.
 """
 
 import logging
+import mmap
 import os
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -201,6 +204,8 @@ def iter_segment_records(path: str, salvage: bool):
 
 
 PREALLOC_BYTES = 4 << 20  # zeros written ahead of the records, per extension
+MAPPED_FIRST_BYTES = 64 << 10  # a mapped writer's first reservation; then it doubles,
+MAPPED_EXTEND_BYTES = 8 << 20  # up to this much per extension
 
 
 class WALWriter:
@@ -214,6 +219,16 @@ class WALWriter:
     remainder as the end of the records. `finish()` trims the zeros when a segment is
     closed. It doubles the WAL's device writes, so it is only worth it where every
     commit syncs: with `prealloc_bytes=0` records are simply appended.
+
+    With `mapped=True` (for durability `off`, where nothing waits for a sync) space is
+    reserved with fallocate (doubling from `MAPPED_FIRST_BYTES` up to
+    `MAPPED_EXTEND_BYTES` at a time, so small segments stay small) and records are copied
+    into a shared memory map of it: a put then makes no system call, where a pwrite
+    cost about 1 us of CPU here (a third of an unsynced put). The reserved blocks are
+    what keeps a store into the map from ever faulting for lack of space (SIGBUS); a
+    failed reservation raises OSError before any byte of the record is written. Data
+    copied into the map is in the page cache at once, so a killed process loses
+    nothing and readers of the file (recovery, the flush job) see it.
     """
 
     def __init__(
@@ -224,6 +239,7 @@ class WALWriter:
         *,
         create: bool,
         prealloc_bytes: int = PREALLOC_BYTES,
+        mapped: bool = False,
     ) -> None:
         self.fs = fs
         self.path = path
@@ -231,7 +247,11 @@ class WALWriter:
         self.prealloc_bytes = prealloc_bytes
         if not create:
             raise ValueError("WAL segments are only ever created, never reopened for writing")
-        self._fd = fs.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        if mapped and prealloc_bytes:
+            raise ValueError("a mapped WAL writer reserves its own space: prealloc_bytes=0")
+        flags = (os.O_RDWR if mapped else os.O_WRONLY) | os.O_CREAT | os.O_EXCL
+        self._fd = fs.open(path, flags)
+        self._map: mmap.mmap | None = None
         self.is_broken = False
         self.allocated = 0
         self.offset = 0
@@ -239,13 +259,19 @@ class WALWriter:
         try:
             fs.pwrite(self._fd, WAL_HEADER.pack(WAL_MAGIC, WAL_FORMAT_VERSION, 0, number), 0)
             self.offset = self._dirty_end = WAL_HEADER.size
-            if prealloc_bytes:
+            if mapped:
+                self.allocated = WAL_HEADER.size
+                self._extend_mapped(0)
+                self.append = self._append_mapped  # type: ignore[method-assign]
+                fs.fdatasync(self._fd)
+            elif prealloc_bytes:
                 self.allocated = WAL_HEADER.size
                 self._extend(0)
             else:
                 self.allocated = 1 << 62  # plain appends: pwrite at the end of the file
                 fs.fdatasync(self._fd)
         except OSError:
+            self._unmap()
             fs.close(self._fd)
             raise
         self.synced_offset = self.offset
@@ -262,6 +288,27 @@ class WALWriter:
             position += len(chunk)
         self.fs.fdatasync(self._fd)
         self.allocated = target
+
+    def _extend_mapped(self, need: int) -> None:
+        """Reserve blocks past `allocated` so that `need` more bytes fit, and map the
+        whole file. Nothing is written, so a failure leaves the segment as it was."""
+        step = min(MAPPED_EXTEND_BYTES, max(MAPPED_FIRST_BYTES, self.allocated))
+        target = max(self.allocated + step, self.offset + need)
+        self.fs.fallocate(self._fd, self.allocated, target - self.allocated)
+        new_map = mmap.mmap(self._fd, target)
+        if self._map is not None:
+            self._map.close()
+        self._map = new_map
+        self.allocated = target
+
+    def _append_mapped(self, data: bytes) -> None:
+        """`append` of a mapped writer: a copy into reserved, mapped space."""
+        start = self.offset
+        end = start + len(data)
+        if end > self.allocated:
+            self._extend_mapped(len(data))
+        self._map[start:end] = data  # type: ignore[index]
+        self.offset = end
 
     def append(self, data: bytes) -> None:
         """Write `data` after the last record. On failure the bytes are zeroed again
@@ -313,13 +360,24 @@ class WALWriter:
     def finish(self) -> None:
         """Trim the preallocated zeros (the segment will not grow again); best effort,
         since readers treat trailing zeros as the end anyway."""
+        self._unmap()
         if self._fd >= 0 and not self.is_broken:
             try:
                 self.fs.ftruncate(self._fd, self.offset)
             except OSError:
                 log.warning("WAL %s: trimming preallocated space failed", self.path)
 
+    def _unmap(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+            self.append = self._append_unmapped  # type: ignore[method-assign]
+
+    def _append_unmapped(self, data: bytes) -> None:
+        raise ValueError(f"WAL {self.path} is finished: no more records")
+
     def close(self) -> None:
+        self._unmap()
         if self._fd >= 0:
             self.fs.close(self._fd)
             self._fd = -1

@@ -1,6 +1,8 @@
-"""Child process of test_crash.py: writes batches in sync mode until killed.
+"""Child process of test_crash.py: writes batches until killed.
 
-Usage: python crash_writer.py STORE_DIR FIRST_BATCH_ID MEMTABLE_BYTES BACKGROUND
+Usage: python crash_writer.py STORE_DIR FIRST_BATCH_ID MEMTABLE_BYTES BACKGROUND [DURABILITY]
+
+DURABILITY is `sync` (the default) or `off`; a process crash loses nothing in either.
 
 Batch `n` is a pure function of `n` (`make_batch`), so the parent can recompute what
 every batch wrote. Each value starts with the id of the batch that wrote it. After
@@ -38,9 +40,11 @@ def apply_batch(model: dict[str, dict[bytes, bytes]], batch_id: int) -> None:
             model[keyspace][key] = value
 
 
-def store_options(memtable_bytes: int, background: str = "thread") -> dict:
+def store_options(
+    memtable_bytes: int, background: str = "thread", durability: str = "sync"
+) -> dict:
     return {
-        "durability": "sync",
+        "durability": durability,
         "background": background,
         "memtable_bytes": memtable_bytes,
         "block_size_bytes": 512,
@@ -56,7 +60,8 @@ def main() -> None:
     from engine.storage import Store, WriteBatch
 
     path, first, memtable_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    store = Store.open(path, **store_options(memtable_bytes, sys.argv[4]))
+    durability = sys.argv[5] if len(sys.argv) > 5 else "sync"
+    store = Store.open(path, **store_options(memtable_bytes, sys.argv[4], durability))
     for keyspace in KEYSPACES:
         if not store.has_keyspace(keyspace):
             store.create_keyspace(keyspace)

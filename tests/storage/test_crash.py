@@ -1,7 +1,8 @@
 """Crash recovery: a writer process is SIGKILLed at random moments, again and again.
 
-The child (crash_writer.py) commits batches in `sync` mode to one store directory and
-prints each batch id once `write` returned. Batch n is a pure function of n and every
+The child (crash_writer.py) commits batches in `sync` mode (or `off`, which must lose
+nothing to a process crash either) to one store directory and prints each batch id
+once `write` returned. Batch n is a pure function of n and every
 value carries the id of the batch that wrote it. After each kill the parent reopens the
 store and requires its whole content to equal the state after batch A (the last one
 acknowledged) or after batch A+1 (the one in flight, which may or may not have reached
@@ -34,10 +35,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 class Child:
     """A running crash_writer with a thread collecting its acknowledgements."""
 
-    def __init__(self, path: str, first: int, memtable_bytes: int, background: str) -> None:
+    def __init__(
+        self, path: str, first: int, memtable_bytes: int, background: str, durability: str
+    ) -> None:
         self.acked: list[int] = []
         self.proc = subprocess.Popen(
-            [sys.executable, WRITER, path, str(first), str(memtable_bytes), background],
+            [sys.executable, WRITER, path, str(first), str(memtable_bytes), background, durability],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -119,7 +122,9 @@ def describe_difference(got: dict, model: dict, next_id: int) -> None:
     raise AssertionError(f"batch {next_id} survived only in part (not atomic)")
 
 
-def run_crash_cycles(path: str, cycles: int, seed: int, background: str) -> dict[str, int]:
+def run_crash_cycles(
+    path: str, cycles: int, seed: int, background: str, durability: str = "sync"
+) -> dict[str, int]:
     rng = random.Random(seed)
     model: dict[str, dict[bytes, bytes]] = {ks: {} for ks in KEYSPACES}
     next_id = 1
@@ -127,7 +132,7 @@ def run_crash_cycles(path: str, cycles: int, seed: int, background: str) -> dict
     for cycle in range(cycles):
         # Every third cycle runs with a memtable big enough to stay in the WAL.
         memtable_bytes = 64 << 10 if cycle % 3 == 2 else 6 << 10
-        child = Child(path, next_id, memtable_bytes, background)
+        child = Child(path, next_id, memtable_bytes, background, durability)
         if cycle % 4 == 0:
             time.sleep(rng.uniform(0.0, 0.5))  # anywhere, including during open
         else:
@@ -157,6 +162,15 @@ def test_sigkilled_sync_writer_loses_no_acknowledged_batch(tmp_path, background,
     with Store.open(str(tmp_path / "store")) as store:
         stats = store.stats()
         assert stats["flushes"] > 10 and stats["compactions"] > 0, stats
+
+
+def test_sigkilled_unsynced_writer_loses_no_acknowledged_batch(tmp_path):
+    # durability="off" writes the WAL through a memory map: a killed process must still
+    # lose nothing (the pages are the kernel's), only a power loss may.
+    tally = run_crash_cycles(
+        str(tmp_path / "store"), cycles=15, seed=5, background="process", durability="off"
+    )
+    assert tally["batches"] > 30 * 15, tally
 
 
 @pytest.mark.soak

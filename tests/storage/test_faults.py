@@ -90,6 +90,29 @@ def test_group_mode_write_failure_is_reported_and_store_recovers(store_dir):
     check_reopened(store_dir, model, [b"failed"])
 
 
+def test_unsynced_wal_reservation_failure_is_reported_and_store_recovers(store_dir):
+    # durability="off" copies records into space reserved ahead with fallocate: a failed
+    # reservation (ENOSPC) fails the put before any byte is written, never later.
+    fs = FaultInjectingFS()
+    model: dict[bytes, bytes] = {}
+    big = b"x" * (300 << 10)  # past the first reservation: the WAL must extend for it
+    with open_small(store_dir, durability="off", fs=fs, **BIG_MEMTABLE) as store:
+        store.create_keyspace("a")
+        put_many(store, 0, 10, model)
+        fs.arm("fallocate", errno.ENOSPC, count=2)
+        for _ in range(2):
+            with pytest.raises(OSError) as info:
+                store.write(WriteBatch().put("a", b"failed", big).delete("a", b"k00001"))
+            assert info.value.errno == errno.ENOSPC
+            assert store.get("a", b"failed") is None
+            assert store.get("a", b"k00001") == model[b"k00001"]
+        put_many(store, 10, 10, model)
+        store.put("a", b"big", big)
+        model[b"big"] = big
+        assert dump(store, "a") == model
+    check_reopened(store_dir, model, [b"failed"])
+
+
 def test_failed_flush_refuses_writes_until_resumed(store_dir):
     fs = FaultInjectingFS()
     model: dict[bytes, bytes] = {}
