@@ -23,7 +23,7 @@ from tools.inspect.tables import stream_text, table_json
 from tools.inspect.wal import segment_json, segments_table
 
 NAME = "summary"
-HELP = "keyspaces, levels, WAL, seqnos, amplification, and whether recovery is needed"
+HELP = "tables, keyspaces, levels, WAL, amplification, and whether recovery is needed"
 DESCRIPTION = """\
 One screen about the directory: its tables (key schema, indexes, stream, point-in-time
 recovery window) and backups, the catalog's format version and counters, every

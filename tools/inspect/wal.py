@@ -35,7 +35,7 @@ from tools.inspect.tabledata import (
 )
 
 NAME = "wal"
-HELP = "WAL segments and their records (batches), filterable by keyspace, time, seqno"
+HELP = "WAL segments and records, decoded as items; by table, keyspace, time, seqno"
 DESCRIPTION = """\
 List the WAL segments (records, bytes, seqno and commit-time ranges, torn tails,
 damaged ranges), then every record: seqno, commit time in UTC, segment and offset, and
