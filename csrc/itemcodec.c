@@ -565,6 +565,91 @@ static PyObject *py_decode_value(PyObject *self, PyObject *data) {
     return out;
 }
 
+/* decode_page(rows, limit, max_bytes, accept, keep_items)
+ *     -> (items, count, scanned, size, last_key, last_value)
+ * One page of a table read: for each (key, base value) of the iterator `rows`, decode the item,
+ * count it as scanned and add its stored size; keep it if `accept` (None or a callable) says
+ * so; stop after `limit` (None: no limit) scanned items or once the sizes reach `max_bytes`,
+ * and then return the key and value of the last row read (None, None if the rows ran out).
+ * The loop of engine/table/read.py read_page without key checks or fetches, in C. */
+static PyObject *py_decode_page(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "decode_page(rows, limit, max_bytes, accept, keep_items)");
+        return NULL;
+    }
+    Py_ssize_t limit = -1;
+    if (args[1] != Py_None) {
+        limit = PyLong_AsSsize_t(args[1]);
+        if (limit == -1 && PyErr_Occurred()) return NULL;
+    }
+    Py_ssize_t max_bytes = PyLong_AsSsize_t(args[2]);
+    if (max_bytes == -1 && PyErr_Occurred()) return NULL;
+    PyObject *accept = args[3] == Py_None ? NULL : args[3];
+    int keep = PyObject_IsTrue(args[4]);
+    if (keep < 0) return NULL;
+    PyObject *it = PyObject_GetIter(args[0]);
+    if (!it) return NULL;
+    PyObject *items = PyList_New(0);
+    PyObject *row = NULL, *last_key = Py_None, *last_value = Py_None;
+    Py_ssize_t count = 0, scanned = 0, size = 0;
+    if (!items) goto fail;
+    while ((row = PyIter_Next(it)) != NULL) {
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != 2 ||
+            !PyBytes_Check(PyTuple_GET_ITEM(row, 1))) {
+            PyErr_SetString(PyExc_TypeError, "decode_page: rows are (key, bytes) pairs");
+            goto fail;
+        }
+        PyObject *data = PyTuple_GET_ITEM(row, 1);
+        const uint8_t *b = (const uint8_t *)PyBytes_AS_STRING(data);
+        Py_ssize_t len = PyBytes_GET_SIZE(data);
+        if (len < 4) {
+            PyErr_SetString(err_class ? err_class : PyExc_ValueError, "item codec: truncated");
+            goto fail;
+        }
+        PyObject *item = decode_at(b, len, 4);
+        if (!item) goto fail;
+        scanned++;
+        size += (Py_ssize_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                             (uint32_t)b[3] << 24);
+        int ok = 1;
+        if (accept) {
+            PyObject *r = PyObject_CallOneArg(accept, item);
+            ok = r ? PyObject_IsTrue(r) : -1;
+            Py_XDECREF(r);
+            if (ok < 0) {
+                Py_DECREF(item);
+                goto fail;
+            }
+        }
+        if (ok) {
+            count++;
+            if (keep && PyList_Append(items, item) < 0) {
+                Py_DECREF(item);
+                goto fail;
+            }
+        }
+        Py_DECREF(item);
+        if (scanned == limit || size >= max_bytes) {
+            last_key = PyTuple_GET_ITEM(row, 0);
+            last_value = data;
+            break;
+        }
+        Py_CLEAR(row);
+    }
+    if (PyErr_Occurred()) goto fail;
+    PyObject *out = Py_BuildValue("(NnnnOO)", items, count, scanned, size, last_key, last_value);
+    Py_XDECREF(row);
+    Py_DECREF(it);
+    return out;
+fail:
+    Py_XDECREF(row);
+    Py_XDECREF(items);
+    Py_DECREF(it);
+    return NULL;
+}
+
 /* --- encoding -------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -771,6 +856,7 @@ static PyMethodDef item_methods[] = {
     {"validate_item", py_validate_item_fn, METH_O, "Validate and normalise an item."},
     {"item_size", py_item_size_fn, METH_O, "DynamoDB size of a normalised item."},
     {"validate_sized_item", py_validate_sized_item, METH_O, "-> (normalised item, size)"},
+    {"decode_page", FASTCALL(py_decode_page), "a page of table base values; see above"},
 };
 
 void *shale_item_functions(void) {

@@ -28,6 +28,7 @@ from engine.expr import CONDITION, UPDATE, parse, prepare
 from engine.expr.parser import parse as _parse_cached
 from engine.model import (
     decode_item,
+    decode_page,
     decode_sized_item,
     encode_item,
     encode_sized_item,
@@ -256,3 +257,33 @@ def test_ycsb_update_prepare_before_no_plan_cache(benchmark):
 def test_ycsb_update_prepare_after_plan_cached(benchmark):
     prepare(**_UPDATE_REQUEST)
     benchmark(prepare, **_UPDATE_REQUEST)
+
+
+_PAGE_ROWS = [(b"key%03d" % i, YCSB_VALUE) for i in range(100)]
+
+
+def _read_page_loop_before(rows: list) -> list:
+    # engine/table/read.py read_page's loop (no filter, no limit), as of issue 4's start
+    decode = native_keys.native_decode_item
+    unpack = _SIZE.unpack_from
+    items = []
+    scanned = size = 0
+    for _skey, data in rows:
+        item = decode(data[4:])
+        scanned += 1  # noqa: SIM113 (the loop being measured counts this way)
+        size += unpack(data)[0]
+        items.append(item)
+        if size >= 1 << 20:
+            break
+    return items
+
+
+@pytest.mark.benchmark(group="ycsb-page-of-100")
+def test_ycsb_page_of_100_before_python_loop(benchmark):
+    assert len(benchmark(_read_page_loop_before, _PAGE_ROWS)) == 100
+
+
+@pytest.mark.benchmark(group="ycsb-page-of-100")
+def test_ycsb_page_of_100_after_decode_page(benchmark):
+    out = benchmark(lambda rows: decode_page(iter(rows), None, 1 << 20, None, True), _PAGE_ROWS)
+    assert out[1] == 100

@@ -16,6 +16,7 @@ from engine._native import ffi, lib
 __all__ = [
     "configure",
     "decode_item",
+    "decode_page",
     "decode_value",
     "encode_item",
     "encode_value",
@@ -42,4 +43,5 @@ def _fetch() -> tuple:
     validate_item,  # (item) -> normalised item
     item_size,  # (normalised item) -> int
     validate_sized_item,  # (item) -> (normalised item, size)
+    decode_page,  # (rows, limit, max_bytes, accept, keep) -> (items, count, scanned, size, k, v)
 ) = _fetch()

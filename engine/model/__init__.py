@@ -6,12 +6,19 @@ Public surface (import from here, not from the submodules):
 - normalize_number / add_numbers / subtract_numbers / number_key: DynamoDB numbers.
 - item_size / value_size / check_item_size / MAX_ITEM_SIZE_BYTES: DynamoDB's sizing rules.
 - encode_item / decode_item: the compact binary item codec (one storage value per item);
-  encode_sized_item / decode_sized_item: a table base value (size u32 LE | item) in one call.
+  encode_sized_item / decode_sized_item: a table base value (size u32 LE | item) in one call;
+  decode_page: a page of table base values (a read's loop) in one call.
 - compare_values / values_equal: DynamoDB's ordering and equality of values.
 """
 
 from engine.model.compare import compare_values, values_equal
-from engine.model.itemcodec import decode_item, decode_sized_item, encode_item, encode_sized_item
+from engine.model.itemcodec import (
+    decode_item,
+    decode_page,
+    decode_sized_item,
+    encode_item,
+    encode_sized_item,
+)
 from engine.model.numbers import add_numbers, normalize_number, number_key, subtract_numbers
 from engine.model.size import MAX_ITEM_SIZE_BYTES, check_item_size, item_size, value_size
 from engine.model.values import (
@@ -40,6 +47,7 @@ __all__ = [
     "check_item_size",
     "compare_values",
     "decode_item",
+    "decode_page",
     "decode_sized_item",
     "encode_item",
     "encode_sized_item",

@@ -29,6 +29,8 @@ byte. Importing this module hands the C code the Python twins its slow paths cal
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from engine.codec import native_items as _c
 from engine.errors import InternalServerError
 from engine.model.size import item_size_py
@@ -38,6 +40,8 @@ __all__ = [
     "FORMAT",
     "decode_item",
     "decode_item_py",
+    "decode_page",
+    "decode_page_py",
     "decode_sized_item",
     "encode_item",
     "encode_item_py",
@@ -65,6 +69,39 @@ encode_sized_item = _c.encode_value
 #: ``decode_sized_item(data) -> (item, size)``: the inverse of :func:`encode_sized_item`.
 #: Raises InternalServerError if ``data`` is not one.
 decode_sized_item = _c.decode_value
+
+#: ``decode_page(rows, limit, max_bytes, accept, keep_items) -> (items, count, scanned, size,
+#: last_key, last_value)``: one page of a table read over ``rows``, an iterator of (key, table
+#: base value). Each row's item is decoded and counted as scanned, its stored size added; it is
+#: counted (and kept in ``items`` when ``keep_items``) if ``accept`` is None or
+#: ``accept(item)`` is true. Reading stops after ``limit`` scanned rows (None: no limit) or
+#: once the sizes reach ``max_bytes``; the last row read is then returned as ``last_key,
+#: last_value`` (both None when the rows ran out). Raises InternalServerError on a value that
+#: is not an item, and whatever ``accept`` raises. :func:`decode_page_py` specifies it.
+decode_page = _c.decode_page
+
+
+def decode_page_py(
+    rows: Iterable[tuple[bytes, bytes]],
+    limit: int | None,
+    max_bytes: int,
+    accept: Callable[[dict], object] | None,
+    keep_items: bool,
+) -> tuple[list[dict], int, int, int, bytes | None, bytes | None]:
+    """Pure-Python twin of :func:`decode_page`."""
+    items: list = []
+    count = scanned = size = 0
+    for key, data in rows:
+        item = decode_item_py(data[4:]) if len(data) >= 4 else decode_item_py(b"")
+        scanned += 1
+        size += int.from_bytes(data[:4], "little")
+        if accept is None or accept(item):
+            count += 1
+            if keep_items:
+                items.append(item)
+        if scanned == limit or size >= max_bytes:
+            return items, count, scanned, size, key, data
+    return items, count, scanned, size, None, None
 
 
 # --- the pure-Python twin ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from engine.errors import DynamoDBError, InternalServerError
 from engine.model import (
     decode_item,
+    decode_page,
     decode_sized_item,
     encode_item,
     encode_sized_item,
@@ -23,7 +24,7 @@ from engine.model import (
     validate_item,
     validate_sized_item,
 )
-from engine.model.itemcodec import decode_item_py, encode_item_py
+from engine.model.itemcodec import decode_item_py, decode_page_py, encode_item_py
 from engine.model.size import item_size_py
 from engine.model.values import validate_item_py
 
@@ -211,3 +212,48 @@ def test_decode_errors_are_internal_server_errors():
         decode_item(b"\x01\x00", 2)
     with pytest.raises(OverflowError):
         encode_sized_item({}, 2**32)
+
+
+# --- decode_page ----------------------------------------------------------------------------------
+
+
+def _page_outcome(fn, rows, limit, max_bytes, accept, keep):
+    try:
+        return fn(iter(rows), limit, max_bytes, accept, keep)
+    except InternalServerError:
+        return "InternalServerError"
+    except ZeroDivisionError:
+        return "ZeroDivisionError"
+
+
+@given(
+    st.lists(st.tuples(_items, st.integers(0, 2000)), max_size=12),
+    st.one_of(st.none(), st.integers(1, 14)),
+    st.integers(0, 8000),
+    st.sampled_from(["none", "even", "raises"]),
+    st.booleans(),
+    st.one_of(st.none(), st.integers(0, 12)),
+)
+@settings(max_examples=500, deadline=None)
+def test_decode_page_equals_the_python_twin(items, limit, max_bytes, accept, keep, corrupt):
+    rows = [(b"k%d" % i, encode_sized_item(it, size)) for i, (it, size) in enumerate(items)]
+    if corrupt is not None and corrupt < len(rows):
+        rows[corrupt] = (rows[corrupt][0], rows[corrupt][1][:5])  # a truncated value
+    fn = {
+        "none": None,
+        "even": lambda item: len(item) % 2 == 0,
+        "raises": lambda item: 1 / len(item),
+    }[accept]
+    want = _page_outcome(decode_page_py, rows, limit, max_bytes, fn, keep)
+    assert _page_outcome(decode_page, rows, limit, max_bytes, fn, keep) == want
+
+
+def test_decode_page_stops_at_the_limit_and_names_the_last_row():
+    rows = [(b"k%d" % i, encode_sized_item({"a": {"N": str(i)}}, 100)) for i in range(5)]
+    items, count, scanned, size, key, value = decode_page(iter(rows), 2, 10**6, None, True)
+    assert (items, count, scanned, size) == ([{"a": {"N": "0"}}, {"a": {"N": "1"}}], 2, 2, 200)
+    assert (key, value) == rows[1]
+    assert decode_page(iter(rows), None, 250, None, False) == ([], 3, 3, 300, *rows[2])
+    assert decode_page(iter(rows), None, 10**6, None, False)[4:] == (None, None)
+    with pytest.raises(TypeError):
+        decode_page(iter([(b"k", "not bytes")]), None, 10, None, True)
