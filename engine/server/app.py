@@ -145,9 +145,11 @@ class App:
         """Wait for requests in the pool to finish and stop its threads."""
         self.pool.close()
 
-    def server(self) -> HTTPServer:
-        """An HTTPServer serving this app."""
-        return HTTPServer(self, max_body_bytes=self.max_body_bytes, error_reply=self.error_reply)
+    def server(self, **options: float) -> HTTPServer:
+        """An HTTPServer serving this app; ``options`` go to HTTPServer (idle_timeout_s)."""
+        return HTTPServer(
+            self, max_body_bytes=self.max_body_bytes, error_reply=self.error_reply, **options
+        )
 
     # ------------------------------------------------------------------ event loop thread
 

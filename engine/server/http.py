@@ -17,7 +17,10 @@ What a connection does:
   100-continue`` is answered. A body over ``max_body_bytes`` (announced or received) gets
   413 at once and the connection closes after it; the rest of the body is read and
   dropped so the client sees the answer rather than a reset.
-- Malformed HTTP gets 400 and the connection closes.
+- Malformed HTTP, or a request line and headers over :data:`MAX_HEAD_BYTES`, gets 400
+  and the connection closes.
+- A connection that sent nothing for ``idle_timeout_s`` (75 s) and is owed no answer is
+  closed: idle keep-alive connections and requests whose rest never comes do not pile up.
 - Reading pauses while the transport's write buffer is full (a client not reading its
   answers), so a slow reader cannot make the server buffer without bound.
 
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -44,8 +48,11 @@ import httptools
 __all__ = ["MAX_PIPELINED", "Connection", "HTTPServer", "Request"]
 
 log = logging.getLogger(__name__)
+_monotonic = time.monotonic
 
 MAX_PIPELINED = 64  # requests queued on one connection before reading pauses
+MAX_HEAD_BYTES = 64 << 10  # request line and headers; llhttp itself sets no limit
+IDLE_TIMEOUT_S = 75.0  # a connection with no request in progress for this long is closed
 DRAIN_DISCARD_BYTES = 64 << 20  # body bytes dropped after a 413 before giving up on a client
 
 _REASONS = {
@@ -102,6 +109,8 @@ class Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._chunks: list[bytes] = []
         self._size = 0
+        self._head_bytes = 0
+        self.last_seen = 0.0  # monotonic time of the last bytes received
 
     # ------------------------------------------------------------------ asyncio
 
@@ -117,6 +126,7 @@ class Connection(asyncio.Protocol):
         self.server._connection_closed()
 
     def data_received(self, data: bytes) -> None:
+        self.last_seen = _monotonic()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -150,15 +160,25 @@ class Connection(asyncio.Protocol):
         self._headers = {}
         self._chunks = []
         self._size = 0
+        self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value))
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self._headers
         headers[key] = f"{headers[key]},{text}" if key in headers else text
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES:
+            # Raised inside a parser callback, it reaches data_received as an
+            # HttpParserError: 400 and close.
+            raise ValueError("request head too large")
 
     def on_headers_complete(self) -> None:
         if self.discarding:
@@ -168,7 +188,15 @@ class Connection(asyncio.Protocol):
         if length is not None and length.isdigit() and int(length) > limit:
             self._refuse_too_large()
             return
-        if self._headers.get("expect", "").lower() == "100-continue" and self.transport:
+        if (
+            self._headers.get("expect", "").lower() == "100-continue"
+            and self.transport is not None
+            and not self.busy
+            and not self.pending
+        ):
+            # Only with no answer owed: an interim answer must not overtake the final
+            # answer to an earlier pipelined request (the client then sends the body
+            # after its own timeout, as RFC 9110 allows).
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
@@ -310,6 +338,12 @@ class Connection(asyncio.Protocol):
         if not self.busy and not self.pending and not self.in_message:
             self._close()
 
+    def close_if_stale(self, idle_before: float) -> None:
+        """Close when nothing arrived since ``idle_before`` and no answer is owed: an idle
+        keep-alive connection, or a request whose rest never came."""
+        if self.last_seen < idle_before and not self.busy and not self.pending:
+            self._close()
+
 
 class HTTPServer:
     """Serves ``handler`` on listening sockets (see the module docstring).
@@ -327,10 +361,13 @@ class HTTPServer:
         *,
         max_body_bytes: int,
         error_reply: ErrorReply,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         self.handler = handler
         self.max_body_bytes = max_body_bytes
         self.error_reply = error_reply
+        self.idle_timeout_s = idle_timeout_s
+        self._sweeper: asyncio.Task | None = None
         self.connections: set[Connection] = set()
         self.stopping = False
         self._servers: list[asyncio.AbstractServer] = []
@@ -343,6 +380,17 @@ class HTTPServer:
                 lambda: Connection(self), sock=sock, backlog=1024, start_serving=True
             )
             self._servers.append(server)
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Close connections idle for longer than ``idle_timeout_s``, checking a few
+        times per timeout."""
+        while not self.stopping:
+            await asyncio.sleep(min(10.0, self.idle_timeout_s / 4))
+            idle_before = _monotonic() - self.idle_timeout_s
+            for conn in list(self.connections):
+                conn.close_if_stale(idle_before)
 
     def addresses(self) -> list[tuple]:
         return [s.getsockname() for server in self._servers for s in server.sockets]
@@ -355,6 +403,8 @@ class HTTPServer:
         """Stop accepting, finish requests in progress, close every connection. True when
         all closed within ``timeout_s`` (the rest are then closed anyway)."""
         self.stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         self._all_closed = asyncio.Event()
         for server in self._servers:
             server.close()

@@ -15,6 +15,7 @@ import pytest
 from engine.api import Service
 from engine.server import App
 from engine.server.app import READ_OPERATIONS, WRITE_OPERATIONS, inline_operations
+from engine.server.http import MAX_HEAD_BYTES
 from engine.storage import Store
 from tests.server.conftest import raw_headers
 
@@ -31,10 +32,10 @@ def service(tmp_path):
 class Running:
     """An App served on 127.0.0.1 by an event loop in a thread."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, **server_options: float) -> None:
         self.app = app
         self.loop = asyncio.new_event_loop()
-        self.server = app.server()
+        self.server = app.server(**server_options)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
@@ -209,6 +210,26 @@ def test_malformed_http_gets_400_and_the_connection_closes(serve):
         assert status == 400 and headers["connection"] == "close"
         assert json.loads(data)["__type"].startswith(PREFIX)
         assert sock.recv(10) == b""
+
+
+def test_a_request_head_over_the_limit_gets_400_and_the_connection_closes(serve):
+    s = serve()
+    with s.raw() as sock:
+        sock.sendall(request_bytes("ListTables", b"{}", **{"X-Big": "x" * (MAX_HEAD_BYTES + 1)}))
+        [(status, headers, _)] = read_responses(sock, 1)
+        assert (status, headers["connection"]) == (400, "close")
+        assert sock.recv(10) == b""
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout(service):
+    s = Running(App(service), idle_timeout_s=0.2)
+    try:
+        with s.raw() as sock:
+            sock.sendall(request_bytes("ListTables", b"{}"))
+            read_responses(sock, 1)
+            assert sock.recv(10) == b""  # closed by the server once idle
+    finally:
+        s.stop()
 
 
 def test_connection_close_and_http_1_0_close_after_the_answer(serve):
