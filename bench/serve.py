@@ -268,6 +268,29 @@ def run_raw(server: Server, op: str, procs: int, conns: int, seconds: float) -> 
     return total / elapsed, 1e6 * cpu / max(1, total)
 
 
+def sync_sweep(data: str, conns: list[int], procs: int, seconds: float) -> list[dict]:
+    """Raw PutItem at a fresh sync-durability shale for each connection count: with one
+    fsync per group, requests/s should grow with the writers in flight."""
+    (server,) = make_servers(["shale"], "sync", os.path.join(data, "sync"), None)
+    server.name = "shale-sync"
+    print("shale-sync: starting", file=sys.stderr)
+    server.start()
+    out = []
+    try:
+        prepare(server)
+        for c in conns:
+            rate, cpu_us = run_raw(server, "PutItem", procs, c, seconds)
+            out.append({"conns": procs * c, "requests_per_s": rate, "server_cpu_us": cpu_us})
+            print(
+                f"shale-sync: raw PutItem, {procs * c} in flight: {rate:,.0f}/s, "
+                f"{cpu_us:,.0f} us CPU/request",
+                file=sys.stderr,
+            )
+    finally:
+        server.stop()
+    return out
+
+
 # ------------------------------------------------------------------------------ main
 
 
@@ -287,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conns", type=int, default=8, help="raw HTTP connections per process")
     parser.add_argument("--seconds", type=float, default=3.0, help="raw HTTP seconds per op")
     parser.add_argument("--durability", default="group", choices=("sync", "group", "off"))
+    parser.add_argument(
+        "--sync-conns",
+        default="1,4,16",
+        help="also drive raw PutItem at a sync-durability shale with these connections per "
+        "process, to show group commit sharing fsyncs ('' to skip)",
+    )
     parser.add_argument("--dynalite", help="dynalite's directory (holding node_modules/dynalite)")
     parser.add_argument("--json", help="write the numbers here")
     parser.add_argument("--markdown", help="write the report here too")
@@ -327,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
                 results[server.name] = r
             finally:
                 server.stop()
+        if args.sync_conns:
+            results["meta"]["sync_sweep"] = sync_sweep(
+                data, [int(c) for c in args.sync_conns.split(",")], args.procs, args.seconds
+            )
     report = render(results, ops, threads)
     print(report)
     if args.markdown:
@@ -385,6 +418,15 @@ def render(results: dict, ops: list[str], threads: list[int]) -> str:
                     f"{ours['requests_per_s'] / theirs['requests_per_s']:.1f}x requests/s, "
                     f"{theirs['server_cpu_us'] / ours['server_cpu_us']:.1f}x less CPU/request"
                 )
+    sweep = meta.get("sync_sweep")
+    if sweep:
+        lines += ["", "raw PutItem at shale in sync durability (fsync before each answer):", ""]
+        lines += ["| requests in flight | requests/s | server CPU/request |", "|---|---|---|"]
+        for row in sweep:
+            lines.append(
+                f"| {row['conns']} | {row['requests_per_s']:,.0f} | "
+                f"{row['server_cpu_us']:,.0f} us |"
+            )
     load = meta.get("load")
     if load:
         lines += ["", f"Load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"]
