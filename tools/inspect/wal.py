@@ -3,10 +3,10 @@
 Each record is one committed batch: its seqno, its commit time (ISO 8601 UTC), where it
 sits (segment and byte offset) and its operations with keyspace names from the catalog.
 Filters narrow it to the question at hand ("what happened at 14:03:07?"): `--table`,
-`--keyspace`, `--since`/`--until`, `--seqno`, `--segment`. An operation on a table's
-keyspace is decoded: the table (and index), the item's key and the item written. A
-record is `unflushed` when its seqno is above the highest seqno in an SSTable: the next
-open replays it.
+`--keyspace`, `--since`/`--until`, `--at` (one second), `--seqno`, `--segment`. An
+operation on a table's keyspace is decoded: the table (and index), the item's key and the
+item written. A record is `unflushed` when its seqno is above the highest seqno in an
+SSTable: the next open replays it.
 """
 
 import argparse
@@ -43,7 +43,7 @@ each operation (put/delete, keyspace, key, value length and preview; for a table
 keyspaces the table or index, the item's key and the item, decoded). Records whose
 seqno is above the last seqno in an SSTable are marked unflushed: the next open replays
 them. Times are ISO 8601 (`2024-05-01T14:03:07`, UTC unless an offset is given) or
-microseconds since the epoch."""
+microseconds since the epoch; --at TIME keeps the records of that one second."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--since", type=parse_time, metavar="TIME", help="commit time >= TIME")
     parser.add_argument("--until", type=parse_time, metavar="TIME", help="commit time <= TIME")
+    parser.add_argument(
+        "--at",
+        type=parse_second,
+        metavar="TIME",
+        help="commit time within that second (`--at 2024-05-01T14:03:07`: what happened then)",
+    )
     parser.add_argument(
         "--seqno", type=parse_seqno_range, metavar="N|A..B", help="one seqno or a range (A.., ..B)"
     )
@@ -83,6 +89,15 @@ def parse_time(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return round(moment.timestamp() * 1_000_000)
+
+
+def parse_second(text: str) -> tuple[int, int]:
+    """An ISO 8601 time -> the microseconds [start, end] of the second it names (or of
+    the exact microsecond when it has a fraction)."""
+    start = parse_time(text)
+    if text.isdigit() or "." in text.rpartition(":")[2]:
+        return start, start
+    return start, start + 999_999
 
 
 def parse_seqno_range(text: str) -> tuple[int, int]:
@@ -201,6 +216,8 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
 
 
 def _wanted(record, args: argparse.Namespace) -> bool:
+    if args.at is not None and not args.at[0] <= record.commit_ts_us <= args.at[1]:
+        return False
     if args.since is not None and record.commit_ts_us < args.since:
         return False
     if args.until is not None and record.commit_ts_us > args.until:
