@@ -14,5 +14,6 @@
 #include "block.h"
 #include "keycodec.h"
 #include "itemcodec.h"
+#include "walframe.h"
 
 #endif

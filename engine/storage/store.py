@@ -47,7 +47,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from time import time_ns as _time_ns
 
-import crc32c
 import lmdb
 
 from engine.storage.batch import WriteBatch, encode_ops
@@ -61,7 +60,6 @@ from engine.storage.errors import (
     StoreLockedError,
 )
 from engine.storage.format import (
-    BATCH_HEADER,
     CATALOG_DIR,
     KIND_TOMBSTONE,
     KIND_VALUE,
@@ -69,7 +67,6 @@ from engine.storage.format import (
     OP_HEADER,
     SST_SUFFIX,
     TMP_SUFFIX,
-    U32,
     U64,
     VALUE_LEN,
     WAL_SUFFIX,
@@ -82,18 +79,22 @@ from engine.storage.jobs import JobOptions, JobResult
 from engine.storage.memtable import ENTRY_OVERHEAD_BYTES, MemtableGeneration
 from engine.storage.sstable import BlockCache, FileMeta, SSTableReader
 from engine.storage.version import NUM_LEVELS, KeyspaceLevels, Version
-from engine.storage.wal import PREALLOC_BYTES, WALWriter, encode_record, read_segment
+from engine.storage.wal import (
+    PREALLOC_BYTES,
+    WALWriter,
+    encode_put_record,
+    encode_record,
+    read_segment,
+)
 from engine.storage.worker import JOBS, WorkerProcess
 
 log = logging.getLogger(__name__)
 
 _pack_op = OP_HEADER.pack
-_pack_batch = BATCH_HEADER.pack
-_pack_u32 = U32.pack
 _pack_u64 = U64.pack
 _unpack_u64 = U64.unpack_from
-_crc = crc32c.crc32c
 _pack_len = VALUE_LEN.pack
+_encode_put_record = encode_put_record
 GATHER_US = 100  # longest a sync-mode leader waits for its group to refill
 DURABILITY_MODES = ("sync", "group", "off")
 
@@ -491,7 +492,6 @@ class Store:
             raise TypeError("key and value must be bytes")
         klen = len(key)
         vlen = len(value)
-        body = _pack_op(KIND_VALUE, ksid, klen) + key + _pack_len(vlen) + value
         if self._fast_path:
             # The uncontended, non-fsync case, inlined: the same steps as _write_group
             # for a group of one, committed under the mutex.
@@ -501,9 +501,7 @@ class Store:
                     seq = self._last_seq + 1
                     now = _time_ns() // 1000
                     ts = now if now > self._last_ts else self._last_ts
-                    payload = _pack_batch(seq, ts, 1) + body
-                    length_bytes = _pack_u32(len(payload))
-                    data = _pack_u32(_crc(length_bytes + payload)) + length_bytes + payload
+                    data = _encode_put_record(seq, ts, ksid, key, value)
                     self._wal.append(data)
                     table = generation.tables.get(ksid)
                     if table is None:
@@ -523,6 +521,7 @@ class Store:
                     self._user_bytes_written += klen + vlen
                     self._wal_bytes_written += len(data)
                     return seq
+        body = _pack_op(KIND_VALUE, ksid, klen) + key + _pack_len(vlen) + value
         return self._commit(_Writer(((KIND_VALUE, ksid, key, value),), body, klen + vlen))
 
     def delete(self, keyspace: str, key: bytes) -> int:
@@ -675,9 +674,7 @@ class Store:
             w = group[0]
             seq += 1
             w.seqno = seq
-            payload = _pack_batch(seq, ts, w.count) + w.body
-            length_bytes = _pack_u32(len(payload))
-            data = _pack_u32(_crc(length_bytes + payload)) + length_bytes + payload
+            data = encode_record(seq, ts, w.count, w.body)
         else:
             records = []
             for w in group:

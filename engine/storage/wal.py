@@ -26,6 +26,7 @@ Thread-safety: a WALWriter is driven by one thread at a time (the group-commit l
 except `sync`, which the group-commit syncer may call concurrently.
 """
 
+import ctypes
 import logging
 import mmap
 import os
@@ -34,7 +35,8 @@ from typing import NamedTuple
 
 import crc32c
 
-from engine.storage.batch import decode_ops
+from engine._native import ffi, lib
+from engine.storage.batch import decode_ops, encode_ops
 from engine.storage.errors import CorruptionError, FormatVersionError
 from engine.storage.format import (
     BATCH_HEADER,
@@ -56,12 +58,30 @@ _unpack_batch = BATCH_HEADER.unpack_from
 _pack_u32 = U32.pack
 
 
-def encode_record(seqno: int, commit_ts_us: int, count: int, body: bytes) -> bytes:
-    """Frame one batch body as a WAL record."""
+def py_encode_record(seqno: int, commit_ts_us: int, count: int, body: bytes) -> bytes:
+    """Frame one batch body as a WAL record (the pure-Python twin of `encode_record`)."""
     payload = _pack_batch(seqno, commit_ts_us, count) + body
     length = len(payload)
     length_bytes = _pack_u32(length)
     return _pack_u32(_crc(length_bytes + payload)) + length_bytes + payload
+
+
+def py_encode_put_record(seqno: int, commit_ts_us: int, ksid: int, key: bytes, value: bytes):
+    """The WAL record of a batch holding one put (the twin of `encode_put_record`)."""
+    return py_encode_record(seqno, commit_ts_us, 1, encode_ops([(ksid, key, value)]))
+
+
+def _fetch_native() -> tuple:
+    ptr = lib.shale_wal_functions()
+    if ptr == ffi.NULL:
+        raise ImportError("engine._native: the WAL framing entry points failed to initialise")
+    # A new reference, kept for the life of the process.
+    return ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
+
+
+# Native framing (csrc/walframe.c): one call and one allocation per record, where the
+# twins above pack five headers and concatenate six times (about 0.7 us per put here).
+encode_record, encode_put_record = _fetch_native()
 
 
 class WALRecord(NamedTuple):
