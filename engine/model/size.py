@@ -34,6 +34,8 @@ MAX_ITEM_SIZE_BYTES = 400 * 1024
 
 def number_size(text: str) -> int:
     """Size in bytes of a canonical number."""
+    if text.isdigit():  # a non-negative integer (key values often are): no sign, no point
+        return (len(text.strip("0")) + 1) // 2 + 1
     negative = text.startswith("-")
     digits = text.lstrip("-").replace(".", "").strip("0")
     return (len(digits) + 1) // 2 + 1 + negative

@@ -214,6 +214,18 @@ def validate_key_value(name: str, value: dict, expected_type: str, is_partition_
     Raises ValidationException for a type mismatch, an empty S or B, or a value larger than 2048
     bytes (partition key) or 1024 bytes (sort key).
     """
+    v = value.get(expected_type)
+    if type(v) is str and len(value) == 1 and expected_type != "B":
+        # The common case, an S or N of the right type, without the general path's lookups.
+        if expected_type == "S":
+            size = len(v) if v.isascii() else len(v.encode("utf-8", "surrogatepass"))
+            if not size:
+                raise ValidationException(msg_key_empty("string", name))
+        else:
+            size = number_size(v)
+        if size > (MAX_PARTITION_KEY_BYTES if is_partition_key else MAX_SORT_KEY_BYTES):
+            _raise_key_too_large(is_partition_key)
+        return
     tag = value_type(value)
     if tag != expected_type:
         raise ValidationException(
@@ -230,11 +242,15 @@ def validate_key_value(name: str, value: dict, expected_type: str, is_partition_
             raise ValidationException(msg_key_empty("binary", name))
     else:
         size = number_size(v)
-    if is_partition_key and size > MAX_PARTITION_KEY_BYTES:
+    if size > (MAX_PARTITION_KEY_BYTES if is_partition_key else MAX_SORT_KEY_BYTES):
+        _raise_key_too_large(is_partition_key)
+
+
+def _raise_key_too_large(is_partition_key: bool) -> None:
+    if is_partition_key:
         raise ValidationException(
             _p("Size of hashkey has exceeded the maximum size limit of2048 bytes")
         )
-    if not is_partition_key and size > MAX_SORT_KEY_BYTES:
-        raise ValidationException(
-            _p("Aggregated size of all range keys has exceeded the size limit of 1024 bytes")
-        )
+    raise ValidationException(
+        _p("Aggregated size of all range keys has exceeded the size limit of 1024 bytes")
+    )

@@ -157,3 +157,52 @@ def test_a_repeat_of_a_valid_request_with_other_values_answers_as_a_cold_one(bas
     request._PLANS.clear()
     _outcome(first)
     assert _outcome(second) == cold
+
+
+# --- apply_update's fast path (top-level SETs of values) ------------------------------------------
+
+_UPDATES = [
+    "SET a = :v",
+    "SET a = :v, b = :w",
+    "SET #n = :v",
+    "SET a = :v, b = a",
+    "SET a = :w REMOVE b",
+    "SET a.b = :v",
+    "SET l[0] = :v",
+    "ADD n :x",
+]
+_ITEMS = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {"a": st.just({"S": "old"})},
+        optional={
+            "b": st.just({"N": "2"}),
+            "n": st.just({"N": "1"}),
+            "l": st.just({"L": [{"S": "x"}]}),
+            "x": st.just({"M": {"b": {"S": "y"}}}),
+        },
+    ),
+)
+
+
+@given(st.sampled_from(_UPDATES), _ITEMS)
+@settings(max_examples=300, deadline=None)
+def test_apply_update_fast_path_equals_the_general_one(text, item):
+    from engine.expr.update import apply_update, apply_update_general
+
+    values = {":v": {"S": "new"}, ":w": {"N": "5"}, ":x": {"N": "1"}}
+    names = {"#n": "b"} if "#n" in text else None
+    used = {k: v for k, v in values.items() if k in text}
+    p = prepare(update=text, names=names, values=used)
+    actions = p.update.root
+    before = None if item is None else {k: dict(v) for k, v in item.items()}
+
+    def run(fn):
+        try:
+            return fn(actions, item, p.values)
+        except DynamoDBError as exc:
+            return type(exc).__name__, exc.message
+
+    assert run(apply_update) == run(apply_update_general)
+    assert run(apply_update) == run(apply_update_general)  # the plan is cached now
+    assert item == before  # the input is never mutated

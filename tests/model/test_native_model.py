@@ -257,3 +257,79 @@ def test_decode_page_stops_at_the_limit_and_names_the_last_row():
     assert decode_page(iter(rows), None, 10**6, None, False)[4:] == (None, None)
     with pytest.raises(TypeError):
         decode_page(iter([(b"k", "not bytes")]), None, 10, None, True)
+
+
+# --- key values -----------------------------------------------------------------------------------
+
+
+def _key_outcome(value, expected, is_pk):
+    from engine.model import validate_key_value
+
+    try:
+        validate_key_value("k", value, expected, is_pk)
+    except DynamoDBError as exc:
+        return type(exc).__name__, exc.message
+    return "ok"
+
+
+def _key_outcome_reference(value, expected, is_pk):
+    # validate_key_value's general path, as it was before its fast path (the specification)
+    from engine.errors import ValidationException, msg_key_empty
+    from engine.model import value_type
+    from engine.model.size import number_size
+
+    try:
+        tag = value_type(value)
+        if tag != expected:
+            raise ValidationException(
+                "One or more parameter values were invalid: "
+                f"Type mismatch for key k expected: {expected} actual: {tag}"
+            )
+        v = value[tag]
+        if tag == "S":
+            size = len(v.encode("utf-8", "surrogatepass"))
+            if not size:
+                raise ValidationException(msg_key_empty("string", "k"))
+        elif tag == "B":
+            size = len(v)
+            if not size:
+                raise ValidationException(msg_key_empty("binary", "k"))
+        else:
+            size = number_size(v)
+        if is_pk and size > 2048:
+            raise ValidationException(
+                "One or more parameter values were invalid: "
+                "Size of hashkey has exceeded the maximum size limit of2048 bytes"
+            )
+        if not is_pk and size > 1024:
+            raise ValidationException(
+                "One or more parameter values were invalid: "
+                "Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+            )
+    except DynamoDBError as exc:
+        return type(exc).__name__, exc.message
+    return "ok"
+
+
+_key_texts = st.one_of(
+    st.text(max_size=4),
+    st.integers(0, 1100).map(lambda n: "x" * n),
+    st.integers(1000, 2100).map(lambda n: "é" * (n // 2)),
+    st.integers(0, 40).map(lambda n: "1" * n + "3"),
+)
+
+
+@given(
+    st.one_of(
+        _key_texts.map(lambda s: {"S": s}),
+        _key_texts.map(lambda s: {"N": s}),
+        st.binary(max_size=3).map(lambda b: {"B": b}),
+        st.integers(0, 2100).map(lambda n: {"B": b"x" * n}),
+        st.sampled_from([{"S": "a", "N": "1"}, {"BOOL": True}]),
+    ),
+    st.sampled_from(["S", "N", "B"]),
+    st.booleans(),
+)
+@settings(max_examples=800, deadline=None)
+def test_key_value_fast_path_agrees_with_the_general_one(value, expected, is_pk):
+    assert _key_outcome(value, expected, is_pk) == _key_outcome_reference(value, expected, is_pk)
