@@ -150,9 +150,9 @@ def _selection(text: str, allowed: Sequence[str], groups: dict[str, list[str]], 
 def make_harness_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Run benchmark workloads on several engines side by side and write the "
-        "results as JSON, markdown and PNG charts. With no arguments, list workloads and "
-        "engines.",
+        description="Run benchmark workloads on several engines side by side and write the\n"
+        "results as JSON, markdown and PNG charts. With no arguments, list workloads and\n"
+        "engines and whether each can run here.",
         epilog=HARNESS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -193,8 +193,14 @@ def make_harness_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=301, help="seed of keys, values and ops")
     bar = parser.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None)
-    bar.add_argument("--no-progress", dest="progress", action="store_false")
+    bar.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="draw progress bars even when stderr is not a terminal",
+    )
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never draw them")
     parser.add_argument("--list", action="store_true", help="list workloads and engines, then exit")
     parser.add_argument(
         "--install-dynalite",
