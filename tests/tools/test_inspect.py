@@ -385,7 +385,15 @@ def test_every_command_has_help_and_appears_in_the_readme(capsys, clean_dir):
 def test_readme_shows_real_summary_output(clean_dir):
     readme = (REPO / "README.md").read_text()
     section = readme.split("## Inspecting a data directory", 1)[1].split("\n## ", 1)[0]
-    for heading in ("Store", "Keyspaces", "WAL (", "Counters (catalog stats", "Recovery"):
+    for heading in (
+        "Store",
+        "Tables (",
+        "Backups (",
+        "Keyspaces",
+        "WAL (",
+        "Counters (catalog stats",
+        "Recovery",
+    ):
         assert f"\n{heading}" in section, heading
 
 

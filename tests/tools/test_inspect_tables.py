@@ -219,6 +219,8 @@ def test_sst_records_decode_items_and_keys(capsys, orders_dir):
     assert items == [to_wire(order(i)) for i in range(30)]
     for r in data["records"]:
         assert r["item_key"] == {"customer": r["item"]["customer"], "n": r["item"]["n"]}
+    assert data["properties"]["smallest"]["item_key"] == data["records"][0]["item_key"]
+    assert data["properties"]["largest"]["item_key"] == data["records"][-1]["item_key"]
 
 
 def test_wal_decodes_operations_and_filters_by_table_and_time(capsys, orders_dir):

@@ -127,6 +127,10 @@ def _describe(
         "smallest": key_json(bytes(reader.smallest)),
         "largest": key_json(bytes(reader.largest)),
     }
+    if owner is not None and owner.index is None:  # a base key decodes by itself
+        for end in ("smallest", "largest"):
+            item_key = decode_entry(owner, bytes(getattr(reader, end)), None).get("item_key")
+            data["properties"][end]["item_key"] = item_key
     with open(reader.path, "rb") as f:
         f.seek(reader.file_size - FOOTER.size)
         footer = FOOTER.unpack(f.read(FOOTER.size))
@@ -206,6 +210,13 @@ def _describe(
         data["records"] = records
 
 
+def _key_text(key: dict) -> str:
+    """A key's bytes, followed by the item key they encode where it is known."""
+    if key.get("item_key"):
+        return f"{key['text']}  ({compact_item(key['item_key'])})"
+    return key["text"]
+
+
 def render(data: dict, args: argparse.Namespace) -> str:
     cat = data["catalog"]
     where = (
@@ -229,8 +240,8 @@ def render(data: dict, args: argparse.Namespace) -> str:
             ),
             ("seqnos", fmt_range(props["min_seqno"], props["max_seqno"])),
             ("commit times (UTC)", fmt_range(props["min_commit_time"], props["max_commit_time"])),
-            ("smallest key", props["smallest"]["text"]),
-            ("largest key", props["largest"]["text"]),
+            ("smallest key", _key_text(props["smallest"])),
+            ("largest key", _key_text(props["largest"])),
         ]
     parts = [section("SSTable", fields(head))]
     if "blocks" in data:
