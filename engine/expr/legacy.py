@@ -79,9 +79,15 @@ EXPRESSION_PARAMETERS = (
 )
 
 
+_LEGACY_SET = frozenset(LEGACY_PARAMETERS)
+_EXPRESSION_SET = frozenset(EXPRESSION_PARAMETERS)
+
+
 def check_not_mixed(present: set[str] | frozenset[str]) -> None:
     """Raise DynamoDB's error if ``present`` (parameter names given in a request) mixes legacy
     and expression parameters."""
+    if present.isdisjoint(_LEGACY_SET) or present.isdisjoint(_EXPRESSION_SET):
+        return  # every request that is not an error: one kind of parameters, or none
     legacy = sorted(p for p in present if p in LEGACY_PARAMETERS)
     expr = sorted(p for p in present if p in EXPRESSION_PARAMETERS)
     if legacy and expr:
