@@ -36,7 +36,9 @@ def main() -> None:
     import engine
 
     path, flush_after = sys.argv[1], int(sys.argv[2])
-    client = engine.connect(path, durability="sync")
+    # Flushes in a thread: a worker process would outlive the SIGKILL by a moment and
+    # could still be writing a temporary file while the test snapshots the directory.
+    client = engine.connect(path, durability="sync", background="thread")
     client.create_table(
         TableName=TABLE,
         KeySchema=[

@@ -3,7 +3,8 @@
 What the catalog records of every SSTable (level, size, entries, tombstones, seqno and
 commit-time ranges, key range), in the order a read consults them: L0 newest first (by
 max seqno), deeper levels by smallest key. Only the catalog is read; `sst FILE` opens a
-file and `verify` checks that the two agree.
+file and `verify` checks that the two agree. In a table's base keyspace the key range is
+shown as item keys.
 """
 
 import argparse
@@ -11,6 +12,7 @@ import argparse
 from engine.storage.version import KeyspaceLevels
 from tools.inspect.datadir import DataDir
 from tools.inspect.render import Result, fmt_bytes, fmt_range, iso_utc, key_json, printable, table
+from tools.inspect.tabledata import clip, compact_item, decode_entry, keyspace_owners, load_tables
 
 NAME = "levels"
 HELP = "every SSTable of every keyspace, level by level, as the catalog records it"
@@ -31,9 +33,12 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
             message = f"no keyspace {args.keyspace!r} (keyspaces: {', '.join(names) or 'none'})"
             return Result({"error": message}, message, 2)
         names = [args.keyspace]
+    owners = keyspace_owners(load_tables(dd))
     keyspaces = []
     for name in names:
         ksid = dd.state.keyspaces[name]
+        owner = owners.get(name)
+        base = owner if owner is not None and owner.index is None else None
         shape = KeyspaceLevels.build(dd.state.files.get(ksid, []))
         levels = []
         for level, metas in enumerate(shape.levels):
@@ -57,6 +62,18 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
                             "max_commit_time": iso_utc(m.max_commit_ts_us),
                             "smallest": key_json(m.smallest),
                             "largest": key_json(m.largest),
+                            **(
+                                {
+                                    "smallest_item_key": decode_entry(base, m.smallest, None).get(
+                                        "item_key"
+                                    ),
+                                    "largest_item_key": decode_entry(base, m.largest, None).get(
+                                        "item_key"
+                                    ),
+                                }
+                                if base is not None
+                                else {}
+                            ),
                         }
                         for m in metas
                     ],
@@ -64,9 +81,25 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
                     "entries": sum(m.entry_count for m in metas),
                 }
             )
-        keyspaces.append({"name": name, "id": ksid, "levels": levels})
+        keyspaces.append(
+            {
+                "name": name,
+                "id": ksid,
+                "table": owner.table.name if owner else None,
+                "index": owner.index.name if owner and owner.index else None,
+                "levels": levels,
+            }
+        )
     data = {"path": dd.path, "keyspaces": keyspaces}
     return Result(data, render(data))
+
+
+def _end_key(f: dict, end: str) -> str:
+    """A file's smallest or largest key: the item key where it decodes, else its bytes."""
+    item_key = f.get(f"{end}_item_key")
+    if item_key:
+        return clip(compact_item(item_key), 32)
+    return printable(bytes.fromhex(f[end]["hex"]), 24)
 
 
 def render(data: dict) -> str:
@@ -83,8 +116,8 @@ def render(data: dict) -> str:
                         f["entries"],
                         f["tombstones"],
                         fmt_range(f["min_seqno"], f["max_seqno"]),
-                        printable(bytes.fromhex(f["smallest"]["hex"]), 24),
-                        printable(bytes.fromhex(f["largest"]["hex"]), 24),
+                        _end_key(f, "smallest"),
+                        _end_key(f, "largest"),
                     ]
                 )
             rows.append(
@@ -110,5 +143,8 @@ def render(data: dict) -> str:
             "largest",
         ]
         body = table(headers, rows, indent=2) if rows else "  no SSTables"
-        parts.append(f"Keyspace {ks['name']} (id {ks['id']})\n{body}")
+        holds = ""
+        if ks.get("table"):
+            holds = f", table {ks['table']}" + (f" index {ks['index']}" if ks["index"] else "")
+        parts.append(f"Keyspace {ks['name']} (id {ks['id']}{holds})\n{body}")
     return "\n\n".join(parts) or "no keyspaces"
