@@ -417,3 +417,15 @@ def test_a_damaged_block_stops_scan_and_count_with_its_file_named(capsys, orders
     assert code == 1 and sst in out
     # What is only in the WAL is still readable.
     assert inspect_json(capsys, path, "get", "orders", "c2", "30")["found"]
+
+
+def test_a_missing_sstable_is_named_not_a_traceback(capsys, orders_dir, tmp_path):
+    path = str(tmp_path / "missing")
+    shutil.copytree(orders_dir, path)
+    (sst,) = sorted(p for p in os.listdir(path) if p.endswith(".sst"))
+    os.unlink(os.path.join(path, sst))
+    scan = inspect_json(capsys, path, "scan", "orders", expect_code=1)
+    assert sst in scan["problem"]
+    assert sst in inspect_json(capsys, path, "tables", expect_code=1)["tables"][0]["problem"]
+    code, out, _ = inspect(capsys, path, "get", "orders", "c3", "7")
+    assert code == 1 and sst in out

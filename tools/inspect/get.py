@@ -87,7 +87,7 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
     view = KeyspaceView(dd, t.keyspace)
     try:
         entry = view.get(skey)
-    except StorageError as exc:
+    except (StorageError, OSError) as exc:  # damaged, or a file gone missing
         message = f"cannot read {t.name}: {exc}"
         return Result({"error": message}, message, 1)
     finally:

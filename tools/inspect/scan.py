@@ -70,7 +70,7 @@ def run(dd: DataDir, args: argparse.Namespace) -> Result:
                 break
             decoded = decode_entry(owner, entry.key, entry.value)
             items.append({"seqno": entry.seqno, "source": entry.source, **decoded})
-    except StorageError as exc:
+    except (StorageError, OSError) as exc:  # damaged, or a file gone missing
         problem = str(exc)
     finally:
         view.close()

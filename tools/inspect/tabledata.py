@@ -353,6 +353,6 @@ def count_live(view: KeyspaceView) -> tuple[int, int, str | None]:
             count += 1
             if entry.value is not None and len(entry.value) >= 4:
                 size += int.from_bytes(entry.value[:4], "little")
-    except StorageError as exc:
+    except (StorageError, OSError) as exc:  # damaged, or a file gone missing
         return count, size, str(exc)
     return count, size, None
