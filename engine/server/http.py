@@ -21,6 +21,7 @@ What a connection does:
   and the connection closes.
 - A connection that sent nothing for ``idle_timeout_s`` (75 s) and is owed no answer is
   closed: idle keep-alive connections and requests whose rest never comes do not pile up.
+- Every answer carries a ``Date`` header (formatted once a second, not per answer).
 - Reading pauses while the transport's write buffer is full (a client not reading its
   answers), so a slow reader cannot make the server buffer without bound.
 
@@ -42,6 +43,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from email.utils import formatdate
 
 import httptools
 
@@ -116,6 +118,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.last_seen = _monotonic()  # idle from now, not from the epoch
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -282,11 +285,12 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return  # the client went away; nobody reads this answer
         close = not request.keep_alive or self.closing
-        head = b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n" % (
+        head = b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s%s%s\r\n" % (
             status,
             _REASONS.get(status, b"Unknown"),
             content_type,
             len(body),
+            self.server.date_header,
             extra_headers,
             b"Connection: close\r\n" if close else b"",
         )
@@ -345,6 +349,10 @@ class Connection(asyncio.Protocol):
             self._close()
 
 
+def _date_header() -> bytes:
+    return b"Date: %s\r\n" % formatdate(usegmt=True).encode()
+
+
 class HTTPServer:
     """Serves ``handler`` on listening sockets (see the module docstring).
 
@@ -368,6 +376,7 @@ class HTTPServer:
         self.error_reply = error_reply
         self.idle_timeout_s = idle_timeout_s
         self._sweeper: asyncio.Task | None = None
+        self.date_header = _date_header()  # refreshed every second by _sweep
         self.connections: set[Connection] = set()
         self.stopping = False
         self._servers: list[asyncio.AbstractServer] = []
@@ -384,10 +393,11 @@ class HTTPServer:
             self._sweeper = asyncio.create_task(self._sweep())
 
     async def _sweep(self) -> None:
-        """Close connections idle for longer than ``idle_timeout_s``, checking a few
-        times per timeout."""
+        """Once a second: refresh the Date header; close connections idle for longer than
+        ``idle_timeout_s``."""
         while not self.stopping:
-            await asyncio.sleep(min(10.0, self.idle_timeout_s / 4))
+            await asyncio.sleep(1.0)
+            self.date_header = _date_header()
             idle_before = _monotonic() - self.idle_timeout_s
             for conn in list(self.connections):
                 conn.close_if_stale(idle_before)

@@ -8,7 +8,9 @@ import http.client
 import json
 import socket
 import threading
+import time
 import zlib
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -117,7 +119,7 @@ def read_responses(sock: socket.socket, count: int) -> list[tuple[int, dict, byt
     return out
 
 
-def test_every_answer_carries_request_id_crc32_and_length(serve):
+def test_every_answer_carries_request_id_crc32_length_and_date(serve):
     s = serve()
     conn = s.connection()
     for body, status in ((b"{}", 200), (b"{bad", 400)):
@@ -126,6 +128,7 @@ def test_every_answer_carries_request_id_crc32_and_length(serve):
         assert int(resp.getheader("x-amz-crc32")) == zlib.crc32(data)
         assert len(resp.getheader("x-amzn-RequestId")) == 52
         assert int(resp.getheader("content-length")) == len(data)
+        assert parsedate_to_datetime(resp.getheader("date")).tzinfo is not None
 
 
 def test_a_chunked_body_is_joined(serve):
@@ -230,6 +233,18 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(service):
             assert sock.recv(10) == b""  # closed by the server once idle
     finally:
         s.stop()
+
+
+def test_a_new_connection_is_not_idle_before_its_first_request(serve):
+    """Regression: the once-a-second sweep took a connection that had sent nothing yet
+    for one idle since the epoch and closed it, so a client's first request could meet a
+    closed connection."""
+    s = serve()
+    with s.raw() as sock:
+        time.sleep(1.5)  # at least one sweep passes before the first request
+        sock.sendall(request_bytes("ListTables", b"{}"))
+        [(status, _, _)] = read_responses(sock, 1)
+        assert status == 200
 
 
 def test_connection_close_and_http_1_0_close_after_the_answer(serve):
