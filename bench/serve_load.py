@@ -27,11 +27,18 @@ AUTH = (
     "SignedHeaders=host;x-amz-date;x-amz-target, Signature=" + "0" * 64
 )
 VALUE = "v" * 100
+STALL_GRACE_S = 15.0  # past the run's end, a connection still waiting for an answer is given up
 
 
-def build_requests(port: int, op: str, worker: int, count: int = 1000) -> list[bytes]:
+def build_requests(
+    port: int, op: str, worker: int, count: int = 1000, credentials: tuple[str, str] | None = None
+) -> list[bytes]:
     """``count`` complete HTTP/1.1 requests for ``op`` (PutItem or GetItem) on table
-    ``bench``, keys ``w<worker % 8>-<i>`` with sort key 0, as bench/serve.py fills them."""
+    ``bench``, keys ``w<worker % 8>-<i>`` with sort key 0, as bench/serve.py fills them.
+
+    With ``credentials`` (key id, secret) each request is signed by botocore now, as an
+    SDK signs it (valid for the 15 minutes a server allows); without, every request
+    carries the same well-formed signature, which only an open server accepts."""
     out = []
     for i in range(count):
         key = {"pk": {"S": f"w{worker % 8}-{i}"}, "sk": {"N": "0"}}
@@ -42,6 +49,9 @@ def build_requests(port: int, op: str, worker: int, count: int = 1000) -> list[b
         else:
             raise ValueError(f"no raw requests for {op}")
         data = json.dumps(body).encode()
+        if credentials is not None:
+            out.append(_signed(port, op, data, credentials))
+            continue
         head = (
             f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             "Content-Type: application/x-amz-json-1.0\r\n"
@@ -54,8 +64,33 @@ def build_requests(port: int, op: str, worker: int, count: int = 1000) -> list[b
     return out
 
 
+def _signed(port: int, op: str, data: bytes, credentials: tuple[str, str]) -> bytes:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="POST",
+        url=f"http://127.0.0.1:{port}/",
+        data=data,
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": f"DynamoDB_20120810.{op}",
+        },
+    )
+    SigV4Auth(Credentials(*credentials), "dynamodb", "us-east-1").add_auth(request)
+    headers = {"Host": f"127.0.0.1:{port}", **dict(request.headers.items())}
+    headers["Content-Length"] = str(len(data))
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return f"POST / HTTP/1.1\r\n{head}\r\n".encode() + data
+
+
 class _Client(asyncio.Protocol):
-    def __init__(self, requests: list[bytes], deadline: float, done: asyncio.Future) -> None:
+    def __init__(
+        self, requests: list[bytes], deadline: float, done: asyncio.Future, port: int
+    ) -> None:
+        self.port = port
+        self.reconnecting = False
         self.requests = requests
         self.deadline = deadline
         self.done = done
@@ -66,6 +101,7 @@ class _Client(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.buf = b""
         self.send()
 
     def send(self) -> None:
@@ -85,6 +121,7 @@ class _Client(asyncio.Protocol):
                 break
             if buf[9:12] != b"200":
                 self.errors += 1
+            closing = buf.lower().find(b"\r\nconnection: close", 0, end) >= 0
             buf = buf[end + 4 + length :]
             self.count += 1
             if time.perf_counter() >= self.deadline:
@@ -92,58 +129,99 @@ class _Client(asyncio.Protocol):
                 if not self.done.done():
                     self.done.set_result(None)
                 return
+            if closing:  # a server that closes after each answer (moto): dial again
+                self.reconnecting = True
+                self.transport.close()  # type: ignore[union-attr]
+                return
             self.send()
         self.buf = buf
 
     def connection_lost(self, exc) -> None:
-        if not self.done.done():
+        if self.reconnecting and not self.done.done():
+            self.reconnecting = False
+            asyncio.get_running_loop().create_task(self._reconnect())
+        elif not self.done.done():
             self.done.set_result(None)
 
+    async def _reconnect(self) -> None:
+        try:
+            await asyncio.get_running_loop().create_connection(lambda: self, "127.0.0.1", self.port)
+        except OSError:
+            if not self.done.done():
+                self.done.set_result(None)
 
-async def _drive(port: int, op: str, worker: int, conns: int, seconds: float) -> tuple[int, int]:
+
+async def _drive(
+    port: int, requests: list[bytes], conns: int, seconds: float
+) -> tuple[int, int, float]:
     loop = asyncio.get_running_loop()
-    requests = build_requests(port, op, worker)
-    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    deadline = started + seconds
     clients = []
     for c in range(conns):
         done = loop.create_future()
         _, proto = await loop.create_connection(
-            lambda d=done, c=c: _Client(requests[c * 37 :] + requests[: c * 37], deadline, d),
+            lambda d=done, c=c: _Client(requests[c * 37 :] + requests[: c * 37], deadline, d, port),
             "127.0.0.1",
             port,
         )
         clients.append(proto)
-    await asyncio.gather(*(c.done for c in clients))
-    return sum(c.count for c in clients), sum(c.errors for c in clients)
+    stalled = 0
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), seconds + STALL_GRACE_S)
+    except TimeoutError:
+        # A server that stopped answering: count each connection still waiting as an
+        # error rather than wait for ever.
+        for c in clients:
+            if not c.done.done():
+                stalled += 1
+                c.transport.close()
+    elapsed = time.perf_counter() - started
+    return sum(c.count for c in clients), sum(c.errors for c in clients) + stalled, elapsed
 
 
-def _process(port: int, op: str, worker: int, conns: int, seconds: float, out) -> None:
+def _process(port, op, worker, conns, seconds, credentials, barrier, out) -> None:
+    requests = build_requests(port, op, worker, credentials=credentials)
     try:
         import uvloop
 
         factory = uvloop.new_event_loop
     except ImportError:
         factory = None
+    barrier.wait()  # every process has built its requests: start together
     with asyncio.Runner(loop_factory=factory) as runner:
-        out.put(runner.run(_drive(port, op, worker, conns, seconds)))
+        out.put(runner.run(_drive(port, requests, conns, seconds)))
 
 
-def run_load(port: int, op: str, procs: int, conns: int, seconds: float) -> tuple[int, int, float]:
+def run_load(
+    port: int,
+    op: str,
+    procs: int,
+    conns: int,
+    seconds: float,
+    credentials: tuple[str, str] | None = None,
+) -> tuple[int, int, float]:
     """Drive ``op`` at 127.0.0.1:``port`` from ``procs`` processes of ``conns``
-    connections for ``seconds``: (answers, non-200 answers, elapsed seconds)."""
+    connections for ``seconds``: (answers, non-200 answers, elapsed seconds of the
+    longest process, counted once all have built their requests). With ``credentials``
+    the requests are signed (see :func:`build_requests`)."""
     ctx = mp.get_context("fork")
     out = ctx.Queue()
+    barrier = ctx.Barrier(procs)
     ps = [
-        ctx.Process(target=_process, args=(port, op, w, conns, seconds, out)) for w in range(procs)
+        ctx.Process(target=_process, args=(port, op, w, conns, seconds, credentials, barrier, out))
+        for w in range(procs)
     ]
-    t0 = time.perf_counter()
     for p in ps:
         p.start()
     results = [out.get() for _ in ps]
-    elapsed = time.perf_counter() - t0
     for p in ps:
         p.join()
-    return sum(r[0] for r in results), sum(r[1] for r in results), elapsed
+    return (
+        sum(r[0] for r in results),
+        sum(r[1] for r in results),
+        max(r[2] for r in results),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
