@@ -15,6 +15,14 @@
 
 #include "itemcodec.h"
 
+/* Presized dicts save the resizes of a 10+ attribute item; CPython 3.13 made the function
+ * internal, so there a plain dict is built. */
+#if PY_VERSION_HEX < 0x030D0000
+#define new_dict_sized(n) _PyDict_NewPresized(n)
+#else
+#define new_dict_sized(n) PyDict_New()
+#endif
+
 enum { T_S = 1, T_N, T_B, T_FALSE, T_TRUE, T_NULL, T_SS, T_NS, T_BS, T_L, T_M };
 #define ITEM_FORMAT 1
 #define MAX_DEPTH 64
@@ -237,7 +245,7 @@ static PyObject *py_item_size_fn(PyObject *self, PyObject *item) {
 static PyObject *validate(PyObject *item, Py_ssize_t *size_out) {
     if (!ready()) return NULL;
     if (!PyDict_CheckExact(item)) return PyObject_CallOneArg(py_validate_item, item);
-    PyObject *out = _PyDict_NewPresized(PyDict_GET_SIZE(item));
+    PyObject *out = new_dict_sized(PyDict_GET_SIZE(item));
     if (!out) return NULL;
     Py_ssize_t pos = 0, size = 0;
     PyObject *name, *value;
@@ -420,7 +428,7 @@ static PyObject *dec_map(reader *r, int depth) {
         truncated();
         return NULL;
     }
-    PyObject *d = n > 5 ? _PyDict_NewPresized(n) : PyDict_New();
+    PyObject *d = n > 5 ? new_dict_sized(n) : PyDict_New();
     if (!d) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *k = rd_str(r, 2);
