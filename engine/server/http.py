@@ -21,6 +21,13 @@ What a connection does:
   and the connection closes.
 - A connection that sent nothing for ``idle_timeout_s`` (75 s) and is owed no answer is
   closed: idle keep-alive connections and requests whose rest never comes do not pile up.
+- Answers are held until the loop has handled every event of its current round, then
+  written with one write per connection (a closing or large answer goes at once, after
+  those held). On a machine where clients share the cores, each answer written at once
+  woke its client while the server still had requests to handle; a quarter of the
+  server's CPU went to those context switches. Holding them raised raw requests/s by
+  about a quarter (PutItem 13-16k/s to 17.5-18.6k/s, GetItem 13-17k/s to 20.5-21k/s, same
+  run, alternating the two builds).
 - Every answer carries a ``Date`` header (formatted once a second, not per answer).
 - Reading pauses while the transport's write buffer is full (a client not reading its
   answers), so a slow reader cannot make the server buffer without bound.
@@ -112,6 +119,7 @@ class Connection(asyncio.Protocol):
         self._chunks: list[bytes] = []
         self._size = 0
         self._head_bytes = 0
+        self.out: list[bytes] = []  # answers written at the end of the loop's round
         self.last_seen = 0.0  # monotonic time of the last bytes received
 
     # ------------------------------------------------------------------ asyncio
@@ -294,16 +302,31 @@ class Connection(asyncio.Protocol):
             extra_headers,
             b"Connection: close\r\n" if close else b"",
         )
-        if len(body) < 65536:
-            transport.write(head + body)
+        if close or len(body) >= 65536:
+            self.flush()
+            transport.writelines((head, body))  # (no copy of a large body)
         else:
-            transport.writelines((head, body))  # no copy of a large body
+            # Held until the loop has handled every request its last poll found: then
+            # one write per connection wakes each client once per round, not once per
+            # answer while the server is still busy with the others.
+            self.out.append(head + body)
+            if len(self.out) == 1:
+                self.server.schedule_flush(self)
         if not close:
             self._run()
         elif self.owed_error:
             self._answer_error()
         elif not (self.discarding and self.in_message):
             self._close()  # else on_message_complete closes once the dropped body is read
+
+    def flush(self) -> None:
+        """Write the answers held for this connection."""
+        out = self.out
+        if out:
+            self.out = []
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def _refuse_too_large(self) -> None:
         """A body over the limit: answer 413 (after any answer still owed) and close once
@@ -335,6 +358,7 @@ class Connection(asyncio.Protocol):
 
     def _close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self.flush()  # answers held for the end of the round go first
             self.transport.close()
 
     def close_if_idle(self) -> None:
@@ -376,6 +400,7 @@ class HTTPServer:
         self.error_reply = error_reply
         self.idle_timeout_s = idle_timeout_s
         self._sweeper: asyncio.Task | None = None
+        self._to_flush: list[Connection] = []
         self.date_header = _date_header()  # refreshed every second by _sweep
         self.connections: set[Connection] = set()
         self.stopping = False
@@ -391,6 +416,18 @@ class HTTPServer:
             self._servers.append(server)
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep())
+
+    def schedule_flush(self, conn: Connection) -> None:
+        """Have ``conn``'s held answers written once the loop finishes this round."""
+        to_flush = self._to_flush
+        to_flush.append(conn)
+        if len(to_flush) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        to_flush, self._to_flush = self._to_flush, []
+        for conn in to_flush:
+            conn.flush()
 
     async def _sweep(self) -> None:
         """Once a second: refresh the Date header; close connections idle for longer than

@@ -186,6 +186,20 @@ def test_pipelined_requests_are_answered_in_order(serve):
     assert len({h["x-amzn-requestid"] for _, h, _ in answers}) == len(sent)
 
 
+def test_answers_held_for_the_round_are_written_before_a_close(serve):
+    """Answers wait for the end of the loop's round; a closing answer behind them on the
+    same connection must not overtake or drop them."""
+    s = serve()
+    sent = [request_bytes("ListTables", b"{}") for _ in range(5)]
+    sent.append(request_bytes("ListTables", b"{}", Connection="close"))
+    with s.raw() as sock:
+        sock.sendall(b"".join(sent))
+        answers = read_responses(sock, len(sent))
+        assert sock.recv(10) == b""
+    assert [status for status, _, _ in answers] == [200] * len(sent)
+    assert answers[-1][1]["connection"] == "close"
+
+
 def test_expect_100_continue_is_answered(serve):
     s = serve()
     body = b'{"Limit": 2}'
