@@ -21,10 +21,14 @@ from engine.api.common import (
 )
 from engine.api.exprs import prepare_request
 from engine.capacity import read_units, write_units
-from engine.errors import ProvisionedThroughputExceededException, ValidationException
+from engine.errors import (
+    ProvisionedThroughputExceededException,
+    ValidationException,
+    msg_item_size_exceeded,
+)
 from engine.errors import msg_param_invalid as _p
 from engine.index import check_index_keys
-from engine.model import check_item_size, validate_item
+from engine.model import MAX_ITEM_SIZE_BYTES, validate_sized_item
 
 __all__ = ["HANDLERS"]
 
@@ -100,11 +104,13 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
                     "exactly one of the supported datatypes"
                 )
             if put is not None:
-                item = validate_item(put["Item"])
+                item, size = validate_sized_item(put["Item"])
                 skey = table.key(item, what="item")
                 if table.defn.indexes:
                     check_index_keys(table.defn, item)
-                ops.append((req, skey, (item, check_item_size(item))))
+                if size > MAX_ITEM_SIZE_BYTES:
+                    raise ValidationException(msg_item_size_exceeded())
+                ops.append((req, skey, (item, size)))
             else:
                 _, skey = key_for(table, delete["Key"])
                 ops.append((req, skey, None))

@@ -19,7 +19,11 @@ from engine.api.common import (
 )
 from engine.api.exprs import prepare_request
 from engine.capacity import read_units, write_units
-from engine.errors import ConditionalCheckFailedException, ValidationException
+from engine.errors import (
+    ConditionalCheckFailedException,
+    ValidationException,
+    msg_item_size_exceeded,
+)
 from engine.expr import (
     CONDITION,
     UPDATE,
@@ -29,7 +33,7 @@ from engine.expr import (
     updated_paths,
 )
 from engine.index import check_index_keys
-from engine.model import check_item_size, validate_item
+from engine.model import MAX_ITEM_SIZE_BYTES, check_item_size, validate_sized_item
 
 __all__ = ["HANDLERS", "build_check", "build_delete", "build_put", "build_update"]
 
@@ -47,11 +51,12 @@ def _failed(old: dict | None, with_item: bool) -> ConditionalCheckFailedExceptio
 
 def build_put(ctx: Context, p: dict):
     """(table, storage key, decide, item size) for a Put (PutItem or a transaction's Put)."""
-    item = validate_item(p["Item"])
+    item, size = validate_sized_item(p["Item"])
     prep = prepare_request(p)
     table = ctx.table(p["TableName"])
     skey = table.key(item, what="item")
-    size = check_item_size(item)
+    if size > MAX_ITEM_SIZE_BYTES:  # checked after the key, as DynamoDB orders its errors
+        raise ValidationException(msg_item_size_exceeded())
     if table.defn.indexes:
         check_index_keys(table.defn, item)
     with_item = _rvcf(p)

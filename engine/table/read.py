@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from engine.codec import encode_key_value, encode_primary_key
 from engine.errors import ValidationException
-from engine.model import compare_values, decode_item
+from engine.model import compare_values, decode_item, decode_page
 from engine.storage import Snapshot
 from engine.table.table import Table, successor
 
@@ -153,44 +153,52 @@ def read_page(
             nxt = after + b"\x00"
             start = nxt if start is None or nxt > start else start
     page = Page()
-    append = page.items.append
-    decode = decode_item
-    unpack = _unpack_size
-    size = 0
-    scanned = 0
-    count = 0
     rows = table.store.scan(
         keyspace or table.keyspace, start, end, reverse=reverse, snapshot=snapshot
     )
-    if not keep_items and key_check is None and accept is None and fetch is None:
-        # Select=COUNT without a filter: the stored size is all a page needs.
-        for skey, data in rows:
-            scanned += 1
-            size += unpack(data)[0]
-            if scanned == limit or size >= PAGE_BYTES:
-                page.last_key = skey
-                page.last_value = data
-                break
-        count = scanned
-    else:
-        for skey, data in rows:
-            item = decode(data[4:])
-            if key_check is not None and not key_check(item):
+    unpack = _unpack_size
+    size = scanned = count = 0
+    if key_check is None and fetch is None:
+        if not keep_items and accept is None:
+            # Select=COUNT without a filter: the stored size is all a page needs.
+            for skey, data in rows:
+                scanned += 1
+                size += unpack(data)[0]
+                if scanned == limit or size >= PAGE_BYTES:
+                    page.last_key, page.last_value = skey, data
+                    break
+            page.count = page.scanned = scanned
+            page.read_bytes = size
+            return page
+        # the common page: decoded, counted, filtered and cut in one native call
+        (
+            page.items,
+            page.count,
+            page.scanned,
+            page.read_bytes,
+            page.last_key,
+            page.last_value,
+        ) = decode_page(rows, limit, PAGE_BYTES, accept, keep_items)
+        return page
+    append = page.items.append
+    decode = decode_item
+    for skey, data in rows:
+        item = decode(data, 4)
+        if key_check is not None and not key_check(item):
+            continue
+        if fetch is not None:
+            item = fetch(item)
+            if item is None:
                 continue
-            if fetch is not None:
-                item = fetch(item)
-                if item is None:
-                    continue
-            scanned += 1
-            size += unpack(data)[0]
-            if accept is None or accept(item):
-                count += 1
-                if keep_items:
-                    append(item)
-            if scanned == limit or size >= PAGE_BYTES:
-                page.last_key = skey
-                page.last_value = data
-                break
+        scanned += 1
+        size += unpack(data)[0]
+        if accept is None or accept(item):
+            count += 1
+            if keep_items:
+                append(item)
+        if scanned == limit or size >= PAGE_BYTES:
+            page.last_key, page.last_value = skey, data
+            break
     page.count = count
     page.scanned = scanned
     page.read_bytes = size

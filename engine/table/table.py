@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine.errors import TransactionConflictException
-from engine.model import decode_item, encode_item, item_size
+from engine.model import decode_item, decode_sized_item, encode_sized_item, item_size
 from engine.storage import Snapshot, Store, WriteBatch
 from engine.table.locks import KeyLocks
 from engine.table.schema import TableDef, storage_key
@@ -33,18 +33,14 @@ MSG_TXN_CONFLICT = "Transaction is ongoing for the item"
 _SIZE = struct.Struct("<I")
 
 
-def encode_value(item: dict, size: int) -> bytes:
-    """A base keyspace value: ``size: u32 LE | item (engine.model item codec)``.
+#: ``encode_value(item, size) -> bytes``: a base keyspace value, ``size: u32 LE | item``
+#: (engine.model item codec). The item's DynamoDB size travels with it, so reads charge
+#: capacity and cut 1 MiB pages without measuring every item again (docs/FORMAT.md, "Table
+#: base value").
+encode_value = encode_sized_item
 
-    The item's DynamoDB size travels with it, so reads charge capacity and cut 1 MiB pages
-    without measuring every item again (docs/FORMAT.md, "Table base value").
-    """
-    return _SIZE.pack(size) + encode_item(item)
-
-
-def decode_value(data: bytes) -> tuple[dict, int]:
-    """(item, DynamoDB size) of a base keyspace value."""
-    return decode_item(data[4:]), _SIZE.unpack_from(data)[0]
+#: ``decode_value(data) -> (item, DynamoDB size)`` of a base keyspace value.
+decode_value = decode_sized_item
 
 
 def successor(prefix: bytes) -> bytes | None:
@@ -110,7 +106,7 @@ class Table:
 
     def get(self, skey: bytes, snapshot: Snapshot | None = None) -> dict | None:
         data = self.store.get(self.keyspace, skey, snapshot)
-        return None if data is None else decode_item(data[4:])
+        return None if data is None else decode_item(data, 4)
 
     def get_sized(self, skey: bytes, snapshot: Snapshot | None = None) -> tuple[dict | None, int]:
         """(item or None, its DynamoDB size or 0)."""
