@@ -209,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     per_gsi = {
         n: ((1 / puts[n]) - base_cost) / n / base_cost for n in (1, 5, 20)
     }  # extra cost of each GSI, as a fraction of an unindexed put
-    queries = query_rates(max(args.records, 10000), args.query_rounds)
+    queries = query_rates(
+        max(2 * PER_PARTITION, args.records // PER_PARTITION * PER_PARTITION), args.query_rounds
+    )
     backfill = backfill_rate(args.backfill_records)
     result = {
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
