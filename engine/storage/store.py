@@ -993,6 +993,9 @@ class Store:
             if value:
                 setattr(self, attr, getattr(self, attr) - value)
                 self._stats[name] += value
+                if name == "wal_bytes_written" and self.options.durability == "off":
+                    # Copied into a memory map (see WALWriter), never passed to write(2).
+                    self._stats["wal_bytes_mapped"] += value
 
     def _compactor(self) -> None:
         while True:
@@ -1289,10 +1292,11 @@ class Store:
         amplification, files and bytes per level, stall time, block cache hit rate.
 
         write_amplification = (WAL + flush + compaction bytes written) / user key+value
-        bytes written, the total I/O per user byte; write_amplification_sst leaves the
-        WAL out (RocksDB's definition). space_amplification = SSTable bytes / live
-        key+value bytes, estimated from the deepest level unless `exact_live_bytes`
-        (which scans every keyspace)."""
+        bytes written, the total I/O per user byte (wal_bytes_mapped is the part of the
+        WAL bytes copied into a memory map rather than written with write(2));
+        write_amplification_sst leaves the WAL out (RocksDB's definition).
+        space_amplification = SSTable bytes / live key+value bytes, estimated from the
+        deepest level unless `exact_live_bytes` (which scans every keyspace)."""
         with self._mutex:
             self._fold_foreground_stats()
             totals = Counter(self._stats_persisted)
@@ -1324,6 +1328,7 @@ class Store:
         return {
             "user_bytes_written": user,
             "wal_bytes_written": totals["wal_bytes_written"],
+            "wal_bytes_mapped": totals["wal_bytes_mapped"],
             "flush_bytes_written": totals["flush_bytes_written"],
             "compaction_bytes_written": totals["compaction_bytes_written"],
             "compaction_bytes_read": totals["compaction_bytes_read"],
