@@ -22,7 +22,9 @@ Pure functions; thread-safe.
 
 from __future__ import annotations
 
-from engine.codec import encode_key_value, encode_key_values, hash_prefix
+import threading
+
+from engine.codec import encode_key_value, encode_key_values, encode_primary_key, hash_prefix
 from engine.errors import ValidationException
 from engine.model import item_size
 from engine.table import IndexDef, TableDef, encode_value
@@ -61,6 +63,9 @@ def _checks(d: TableDef) -> tuple:
     return checks
 
 
+_checked = threading.local()  # the (definition, item) this thread last found valid
+
+
 def check_index_keys(d: TableDef, item: dict, old: dict | None = None) -> None:
     """Refuse an item whose index key attribute has the wrong type or is empty.
 
@@ -69,7 +74,14 @@ def check_index_keys(d: TableDef, item: dict, old: dict | None = None) -> None:
     were are not checked (an item stored before its index existed may keep one). The
     table's own key attributes were checked already and are skipped. Raises
     ValidationException.
+
+    A request that checked its item before the write (PutItem, so that DynamoDB's
+    validation errors come before its condition) finds the same item object checked again
+    under the lock for free: the last valid (definition, item) pair of each thread is kept.
     """
+    last = getattr(_checked, "pair", None)
+    if last is not None and last[0] is d and last[1] is item:
+        return
     for name, want, index_name in _checks(d):
         v = item.get(name)
         if v is None or (old is not None and old.get(name) == v):
@@ -87,6 +99,8 @@ def check_index_keys(d: TableDef, item: dict, old: dict | None = None) -> None:
                 f"attribute cannot contain an empty {_EMPTY[tag]} value. IndexName: "
                 f"{index_name}, IndexKey: {name}"
             )
+    if old is None:  # every attribute was checked: the item as a whole is valid
+        _checked.pair = (d, item)
 
 
 def partition_prefix(d: TableDef, ix: IndexDef, values: list[dict]) -> bytes:
@@ -117,6 +131,28 @@ def entry_key(d: TableDef, ix: IndexDef, item: dict, base_key: bytes) -> bytes |
     """The entry key of ``item`` (stored under ``base_key``), or None if it is not indexed:
     an index key attribute is missing or not of its defined type (an item written before
     the index existed may hold one; DynamoDB leaves such items out of the index too)."""
+    hashes, ranges = ix.hash_keys, ix.range_keys
+    if len(hashes) == 1 and len(ranges) <= 1:
+        # The common schema is a primary key's layout: one native call builds
+        # hash | enc(h) [| enc(r)].
+        attrs = d.attributes
+        v = item.get(hashes[0])
+        if v is None:
+            return None
+        ht = attrs[hashes[0]]
+        h = v.get(ht)
+        if h is None:
+            return None
+        if not ranges:
+            return encode_primary_key(ht, h) + base_key
+        v = item.get(ranges[0])
+        if v is None:
+            return None
+        rt = attrs[ranges[0]]
+        r = v.get(rt)
+        if r is None:
+            return None
+        return encode_primary_key(ht, h, rt, r) + base_key
     p = _encode_attrs(ix.hash_keys, d.attributes, item)
     if p is None:
         return None
@@ -126,19 +162,37 @@ def entry_key(d: TableDef, ix: IndexDef, item: dict, base_key: bytes) -> bytes |
     return hash_prefix(p) + p + r + base_key
 
 
+_KEEP: dict[int, tuple[IndexDef, TableDef, tuple[str, ...] | None]] = {}
+
+
+def _keep(d: TableDef, ix: IndexDef) -> tuple[str, ...] | None:
+    """The attribute names an entry of ``ix`` carries, in a fixed order; None for ALL.
+    Computed once per (definition, index)."""
+    hit = _KEEP.get(id(ix))
+    if hit is not None and hit[0] is ix and hit[1] is d:
+        return hit[2]
+    if ix.projection == "ALL":
+        keep = None
+    else:
+        keep = tuple(dict.fromkeys((*d.key_names, *ix.key_names, *ix.non_key)))
+    if len(_KEEP) > 4096:
+        _KEEP.clear()
+    _KEEP[id(ix)] = (ix, d, keep)
+    return keep
+
+
 def projected_names(d: TableDef, ix: IndexDef) -> frozenset[str] | None:
     """The attribute names an entry of ``ix`` carries; None for ALL (every attribute)."""
-    if ix.projection == "ALL":
-        return None
-    return frozenset(d.key_names) | frozenset(ix.key_names) | frozenset(ix.non_key)
+    keep = _keep(d, ix)
+    return None if keep is None else frozenset(keep)
 
 
 def project_entry(d: TableDef, ix: IndexDef, item: dict) -> dict:
     """The part of ``item`` that ``ix`` stores."""
-    keep = projected_names(d, ix)
+    keep = _keep(d, ix)
     if keep is None:
         return item
-    return {k: v for k, v in item.items() if k in keep}
+    return {k: item[k] for k in keep if k in item}
 
 
 def encode_entry(d: TableDef, ix: IndexDef, item: dict, size: int) -> tuple[bytes, int]:

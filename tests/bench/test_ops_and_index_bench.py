@@ -21,7 +21,16 @@ def test_single_operation_rates_run_on_every_shale_engine(tmp_path):
 
 def test_index_benchmark_runs(tmp_path):
     out = tmp_path / "index.json"
-    args = ["--records", "300", "--query-rounds", "20", "--backfill-records", "500"]
+    args = [
+        "--records",
+        "300",
+        "--query-rounds",
+        "20",
+        "--backfill-records",
+        "500",
+        "--repeat",
+        "1",
+    ]
     assert index_bench.main([*args, "--json", str(out)]) == 0
     r = json.loads(out.read_text())
     assert set(r["put_items_per_s"]) == {"0", "1", "5", "20"}

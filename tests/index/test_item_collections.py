@@ -73,3 +73,14 @@ def test_a_write_growing_a_collection_past_the_limit_is_refused(client, monkeypa
     # shrinking stays allowed, and makes room again
     client.put_item(TableName=TABLE, Item=item("a", "0", 10, False))
     client.put_item(TableName=TABLE, Item=item("a", "9", 1000, False))
+
+
+def test_an_item_dict_reused_with_a_bad_index_key_is_still_refused(client):
+    # check_index_keys remembers the last valid item per thread: a caller that mutates and
+    # resends the same dict must not slip past it
+    it = item("a", "1", 10, True)
+    client.put_item(TableName=TABLE, Item=it)
+    it["l"] = {"N": "5"}
+    with pytest.raises(client.exceptions.ClientError) as e:
+        client.put_item(TableName=TABLE, Item=it)
+    assert "Type mismatch for Index Key l" in e.value.response["Error"]["Message"]
