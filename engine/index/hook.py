@@ -33,7 +33,6 @@ from __future__ import annotations
 import struct
 import threading
 
-from engine.capacity import write_units
 from engine.codec import decode_key_value
 from engine.errors import ItemCollectionSizeLimitExceededException
 from engine.index.entries import check_index_keys, encode_entry, entry_key, project_entry
@@ -59,6 +58,11 @@ _SIZE = struct.Struct("<I")
 
 def _entry_size(d, ix: IndexDef, item: dict, size: int) -> int:
     return size if ix.projection == "ALL" else item_size(project_entry(d, ix, item))
+
+
+def _units(size: int) -> float:
+    """Write units of writing (or deleting) one entry of ``size`` bytes."""
+    return float(-(-size // 1024) or 1)
 
 
 class IndexHook:
@@ -140,7 +144,7 @@ class IndexHook:
             old_size = 0 if ok is None else _entry_size(d, ix, old, m.old_size)  # type: ignore[arg-type]
             if nk is None:
                 batch.delete(ks, ok)  # type: ignore[arg-type]
-                changes[ix.name] = (-1, -old_size, write_units(old_size, 0))
+                changes[ix.name] = (-1, -old_size, _units(old_size))
                 continue
             if (
                 ok == nk
@@ -154,13 +158,12 @@ class IndexHook:
                 value, new_size = encode_entry(d, ix, new, m.new_size)  # type: ignore[arg-type]
             batch.put(ks, nk, value)
             if ok == nk:
-                changes[ix.name] = (0, new_size - old_size, write_units(old_size, new_size))
+                changes[ix.name] = (0, new_size - old_size, _units(max(old_size, new_size)))
             elif ok is None:
-                changes[ix.name] = (1, new_size, write_units(0, new_size))
+                changes[ix.name] = (1, new_size, _units(new_size))
             else:
                 batch.delete(ks, ok)
-                units = write_units(old_size, 0) + write_units(0, new_size)
-                changes[ix.name] = (0, new_size - old_size, units)
+                changes[ix.name] = (0, new_size - old_size, _units(old_size) + _units(new_size))
         m.index_changes = changes or None
 
     def committed(self, table: Table, m: Mutation) -> None:
@@ -173,7 +176,7 @@ class IndexHook:
                     for ix in table.defn.indexes:
                         if not ix.is_global and changes and ix.name in changes:
                             c[1] += changes[ix.name][1]
-        if not changes:
+        if not changes or not self._counters:
             return
         with self._mutex:
             for ix in table.defn.indexes:
