@@ -161,9 +161,10 @@ def admit_write(ctx: Context, table: Table) -> None:
     enough write capacity throttles its base table, as in DynamoDB."""
     d = table.defn
     ctx.meter.admit(d.table_id, "write")
-    for ix in d.indexes:
-        if ix.is_global:
-            ctx.meter.admit(ix.index_id, "write")
+    if d.indexes and d.billing_mode == "PROVISIONED":  # on demand: GSIs have no buckets
+        for ix in d.indexes:
+            if ix.is_global:
+                ctx.meter.admit(ix.index_id, "write")
 
 
 def charge_write(ctx: Context, table: Table, units: float, idx: dict[str, float] | None) -> None:

@@ -131,9 +131,10 @@ class IndexHook:
     def stage(self, table: Table, batch: WriteBatch, skey: bytes, m: Mutation) -> None:
         d = table.defn
         changes = {}
-        self.check_collection(table, skey, m)
-        if self._collections:
-            m.collection = collection_prefix(table, skey)
+        if self._lsis_of is not d or self._lsis:
+            self.check_collection(table, skey, m)
+            if self._collections:
+                m.collection = collection_prefix(table, skey)
         old, new = m.old, m.new
         for ix in d.indexes:
             ok = None if old is None else entry_key(d, ix, old, skey)
