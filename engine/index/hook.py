@@ -136,13 +136,26 @@ class IndexHook:
             if self._collections:
                 m.collection = collection_prefix(table, skey)
         old, new = m.old, m.new
+        put = batch.put
         for ix in d.indexes:
-            ok = None if old is None else entry_key(d, ix, old, skey)
             nk = None if new is None else entry_key(d, ix, new, skey)
+            if old is None:
+                if nk is None:
+                    continue
+                # a new entry (the common case of a put): no old one to compare or remove
+                if ix.projection == "ALL" and m.new_value is not None:
+                    put(ix.keyspace, nk, m.new_value)  # the base value, encoded once
+                    new_size = m.new_size
+                else:
+                    value, new_size = encode_entry(d, ix, new, m.new_size)  # type: ignore[arg-type]
+                    put(ix.keyspace, nk, value)
+                changes[ix.name] = (1, new_size, float(-(-new_size // 1024) or 1))
+                continue
+            ok = entry_key(d, ix, old, skey)
             if ok is None and nk is None:
                 continue
             ks = ix.keyspace
-            old_size = 0 if ok is None else _entry_size(d, ix, old, m.old_size)  # type: ignore[arg-type]
+            old_size = 0 if ok is None else _entry_size(d, ix, old, m.old_size)
             if nk is None:
                 batch.delete(ks, ok)  # type: ignore[arg-type]
                 changes[ix.name] = (-1, -old_size, _units(old_size))
@@ -157,7 +170,7 @@ class IndexHook:
                 value, new_size = m.new_value, m.new_size  # the base value, encoded once
             else:
                 value, new_size = encode_entry(d, ix, new, m.new_size)  # type: ignore[arg-type]
-            batch.put(ks, nk, value)
+            put(ks, nk, value)
             if ok == nk:
                 changes[ix.name] = (0, new_size - old_size, _units(max(old_size, new_size)))
             elif ok is None:
