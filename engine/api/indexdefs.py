@@ -113,15 +113,20 @@ def _throughput(name: str, spec: dict, billing_mode: str) -> tuple[int, int]:
     return pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]
 
 
-def parse_gsi(spec: dict, attrs: dict[str, str], billing_mode: str) -> IndexDef:
-    """One GlobalSecondaryIndex (CreateTable) or Create action (UpdateTable)."""
-    name = spec["IndexName"]
+def _check_defined(spec: dict, attrs: dict[str, str]) -> None:
+    """Every key attribute of an index must be in AttributeDefinitions."""
     keys = [e["AttributeName"] for e in spec["KeySchema"]]
     if any(k not in attrs for k in keys):
         raise _err(
             "Some index key attributes are not defined in AttributeDefinitions. "
             f"Keys: [{', '.join(keys)}], AttributeDefinitions: [{', '.join(attrs)}]"
         )
+
+
+def parse_gsi(spec: dict, attrs: dict[str, str], billing_mode: str) -> IndexDef:
+    """One GlobalSecondaryIndex (CreateTable) or Create action (UpdateTable)."""
+    name = spec["IndexName"]
+    _check_defined(spec, attrs)
     hashes, ranges = split_key_schema(spec["KeySchema"], multi=True)
     kind, non_key = _projection(name, spec["Projection"])
     r, w = _throughput(name, spec, billing_mode)
@@ -145,12 +150,7 @@ def parse_indexes(
             )
         for spec in lsis:
             name = spec["IndexName"]
-            keys = [e["AttributeName"] for e in spec["KeySchema"]]
-            if any(k not in attrs for k in keys):
-                raise _err(
-                    "Some index key attributes are not defined in AttributeDefinitions. "
-                    f"Keys: [{', '.join(keys)}], AttributeDefinitions: [{', '.join(attrs)}]"
-                )
+            _check_defined(spec, attrs)
             hashes, ranges = split_key_schema(spec["KeySchema"], multi=False)
             if not ranges:
                 raise _err(f"Index KeySchema does not have a range key for index: {name}")

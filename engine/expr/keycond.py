@@ -212,25 +212,21 @@ def index_key_condition_values(
 ) -> tuple[list[dict], list[dict], tuple[dict, ...]]:
     """(partition key values, leading sort key equality values, last condition's values),
     each type-checked against ``types`` (attribute name -> S, N or B)."""
-    mismatch = _p("Condition parameter type does not match schema type")
-    pk = []
-    for name, ref in zip(hash_keys, kc.partition_values):
-        v = values[ref.name]
-        if types[name] not in v:
-            raise _err(mismatch)
-        pk.append(v)
-    eq = []
-    for name, ref in zip(range_keys, kc.sort_equal):
-        v = values[ref.name]
-        if types[name] not in v:
-            raise _err(mismatch)
-        eq.append(v)
-    last = tuple(values[v.name] for v in kc.sort_values)
+
+    def typed(names, refs) -> list[dict]:
+        out = []
+        for name, ref in zip(names, refs):
+            v = values[ref.name]
+            if types[name] not in v:
+                raise _err(_p("Condition parameter type does not match schema type"))
+            out.append(v)
+        return out
+
+    pk = typed(hash_keys, kc.partition_values)
+    eq = typed(range_keys, kc.sort_equal)
+    last = tuple(typed((kc.sort_key,) * len(kc.sort_values), kc.sort_values))
     if kc.sort_key is not None:
         rt = types[kc.sort_key]
-        for v in last:
-            if rt not in v:
-                raise _err(mismatch)
         if kc.sort_op == "begins_with" and rt == "N":
             raise _err(
                 "Invalid KeyConditionExpression: Incorrect operand type for operator or "
