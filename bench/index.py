@@ -20,6 +20,7 @@ import tempfile
 import time
 
 import engine
+from bench.ops import table_params
 
 TABLE = "bench"
 PER_PARTITION = 100
@@ -36,19 +37,7 @@ def _progress(label: str, done: int, total: int) -> None:
 
 
 def create(client, gsis: int, projection: str) -> None:
-    params: dict = dict(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ]
-        + [{"AttributeName": f"g{i}", "AttributeType": "S"} for i in range(gsis)],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    params = table_params(TABLE, *((f"g{i}", "S") for i in range(gsis)))
     if gsis:
         params["GlobalSecondaryIndexes"] = [
             {

@@ -47,19 +47,23 @@ def item(k: int, rng: random.Random) -> dict:
     return out
 
 
-def create(client) -> None:
-    client.create_table(
-        TableName=TABLE,
+def table_params(name: str, *extra_attributes: tuple[str, str]) -> dict:
+    """CreateTable parameters of an on-demand table keyed pk (S) / sk (N), with the
+    (name, type) definitions of further key attributes (an index's)."""
+    attributes = [("pk", "S"), ("sk", "N"), *extra_attributes]
+    return dict(
+        TableName=name,
         KeySchema=[
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in attributes],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def create(client) -> None:
+    client.create_table(**table_params(TABLE))
 
 
 def timed(fn: Callable[[int], object], n: int, threads: int = 1) -> float:
