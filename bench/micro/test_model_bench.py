@@ -7,8 +7,9 @@ Targets (issue 3): item encode <= 1 us; item decode <= orjson.loads of the wire 
 asserted.
 
 Issue 4 (write, read and update rates) adds before/after pairs on YCSB's 1 KB item (10 fields
-of 100 characters): the Python twins or the first native decoder ("before") against the
-native paths of csrc/itemcodec.c ("after"), the model work of a PutItem as two call
+of 100 characters): the Python twins, or the call sequences of issue 4's start (slice, then
+decode; size packed separately) ("before") against the fused native paths of
+csrc/itemcodec.c ("after"), the model work of a PutItem as two call
 sequences, and prepare() of an UpdateItem's expressions with and without its plan cached.
 """
 
@@ -178,9 +179,8 @@ _SIZE = struct.Struct("<I")
 
 
 @pytest.mark.benchmark(group="ycsb-decode")
-def test_ycsb_decode_before_first_native_and_slice(benchmark):
-    old = native_keys.native_decode_item
-    assert benchmark(lambda v: (old(v[4:]), _SIZE.unpack_from(v)[0]), YCSB_VALUE)[0] == YCSB
+def test_ycsb_decode_before_slice_then_decode(benchmark):
+    assert benchmark(lambda v: (decode_item(v[4:]), _SIZE.unpack_from(v)[0]), YCSB_VALUE)[0] == YCSB
 
 
 @pytest.mark.benchmark(group="ycsb-decode")
@@ -217,7 +217,7 @@ def _put_model_work_before(item: dict) -> bytes:
     # engine/api/items.py build_put + engine/table/table.py encode_value, as of issue 4's start
     item = validate_item_py(item)
     size = item_size_py(item)
-    return _SIZE.pack(size) + native_keys.native_encode_item(item)
+    return _SIZE.pack(size) + encode_item(item)
 
 
 def _put_model_work_after(item: dict) -> bytes:
@@ -264,7 +264,7 @@ _PAGE_ROWS = [(b"key%03d" % i, YCSB_VALUE) for i in range(100)]
 
 def _read_page_loop_before(rows: list) -> list:
     # engine/table/read.py read_page's loop (no filter, no limit), as of issue 4's start
-    decode = native_keys.native_decode_item
+    decode = decode_item
     unpack = _SIZE.unpack_from
     items = []
     scanned = size = 0

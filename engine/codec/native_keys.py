@@ -1,11 +1,11 @@
-"""Native key encoding and the native item codec (csrc/keycodec.c).
+"""Native key encoding (csrc/keycodec.c).
 
 Names, results and exceptions are identical to the pure-Python twin in engine/codec/keys.py,
-which specifies the key format (engine/model/itemcodec.py specifies the item format); property
-tests check that both agree byte for byte. Arguments are positional.
+which specifies the key format; property tests check that both agree byte for byte. Arguments
+are positional. (The item codec is csrc/itemcodec.c, reached through engine.codec.native_items.)
 
-The hot entry points (``encode_key_value``, ``encode_primary_key``, ``decode_key_value`` and the
-item codec) are real CPython functions written in C, fetched once from
+The hot entry points (``encode_key_value``, ``encode_primary_key`` and ``decode_key_value``)
+are real CPython functions written in C, fetched once from
 ``shale_codec_functions()``: calling them does not go through cffi, which is what keeps a key
 encode well under a microsecond. They hold the GIL (they run for well under a microsecond) and
 are thread-safe. ``partition_hash`` goes through cffi.
@@ -25,8 +25,6 @@ __all__ = [
     "encode_key_values",
     "encode_primary_key",
     "hash_prefix",
-    "native_decode_item",
-    "native_encode_item",
     "partition_hash",
 ]
 
@@ -42,8 +40,6 @@ def _fetch_codec_functions() -> tuple:
 
 
 (
-    native_encode_item,
-    native_decode_item,
     encode_key_value,  # (tag, value) -> bytes
     encode_primary_key,  # (pk_tag, pk[, sk_tag, sk]) -> bytes; sk_tag None: no sort key
     decode_key_value,  # (tag, data[, pos]) -> (value, end)
