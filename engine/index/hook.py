@@ -15,7 +15,12 @@ write that moves an item to a new index key costs a delete and a put, as DynamoD
 Counters are exact: computed by one scan of the index at a snapshot when first asked for,
 then moved by every committed write after that snapshot (the table's counters work the
 same way). While an index is CREATING its entries are also written by the backfill, so its
-counters are not cached until it is ACTIVE.
+counters are not cached until it is ACTIVE. A committed write does not take the hook's lock
+to move them: it appends (seqno, changes, definition) to a log (a deque: appends are atomic)
+that whoever reads the counters drains under the lock, as does a writer finding the log
+longer than COUNTER_LOG_DRAIN entries. Draining applies an entry to an index's cached
+counters only if its seqno is past their snapshot, so entries drained while an index had no
+counters yet are already counted by the scan that makes them.
 
 Item collections (tables with LSIs): the items of one partition key value plus their LSI
 entries may hold at most 10 GB (ITEM_COLLECTION_LIMIT_BYTES). The hook keeps each touched
@@ -32,8 +37,9 @@ from __future__ import annotations
 
 import struct
 import threading
+from collections import deque
 
-from engine.codec import decode_key_value
+from engine.codec import decode_key_value, encode_primary_key
 from engine.errors import ItemCollectionSizeLimitExceededException
 from engine.index.entries import check_index_keys, encode_entry, entry_key, project_entry
 from engine.model import item_size
@@ -44,6 +50,7 @@ __all__ = ["ITEM_COLLECTION_LIMIT_BYTES", "IndexHook", "collection_prefix"]
 
 ITEM_COLLECTION_LIMIT_BYTES = 10 * 1024**3
 MAX_TRACKED_COLLECTIONS = 100_000
+COUNTER_LOG_DRAIN = 4096  # committed writes logged before a writer applies them
 MSG_COLLECTION = "Item collection size limit exceeded: an item collection may hold at most 10 GB"
 
 
@@ -71,9 +78,15 @@ class IndexHook:
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._counters: dict[str, list[int]] = {}  # keyspace -> [seqno, count, bytes]
+        self._log: deque = deque()  # (seqno, index_changes, TableDef) not yet in _counters
         self._collections: dict[bytes, list[int]] = {}  # prefix -> [seqno, bytes]
-        self._lsis_of: object = None  # the definition self._lsis was computed from
-        self._lsis: list[IndexDef] = []
+        self._plan = _Plan(None)
+
+    def _plan_for(self, d) -> _Plan:
+        plan = self._plan
+        if plan.defn is not d:
+            plan = self._plan = _Plan(d)
+        return plan
 
     # ----------------------------------------------------------- the hook
 
@@ -91,10 +104,7 @@ class IndexHook:
         d = table.defn
         if m.new is None:
             return
-        if self._lsis_of is not d:
-            self._lsis = [ix for ix in d.indexes if not ix.is_global]
-            self._lsis_of = d
-        lsis = self._lsis
+        lsis = self._plan_for(d).lsis
         if not lsis:
             return
         grow = m.new_size - m.old_size
@@ -130,13 +140,42 @@ class IndexHook:
 
     def stage(self, table: Table, batch: WriteBatch, skey: bytes, m: Mutation) -> None:
         d = table.defn
-        changes = {}
-        if self._lsis_of is not d or self._lsis:
+        plan = self._plan
+        if plan.defn is not d:
+            plan = self._plan_for(d)
+        old, new = m.old, m.new
+        if new is not None and d.indexes:
+            check_index_keys(d, new, old)  # what check() refuses, stage refuses too
+        if plan.lsis:
             self.check_collection(table, skey, m)
             if self._collections:
                 m.collection = collection_prefix(table, skey)
-        old, new = m.old, m.new
         put = batch.put
+        changes = {}
+        if old is None and plan.simple is not None:
+            # A new item (the common case of a put) on indexes keyed like tables: no old
+            # entry to compare or remove, and each key is one native call.
+            value, size = m.new_value, m.new_size
+            for name, ks, hn, ht, rn, rt, is_all, ix in plan.simple:
+                v = new.get(hn)  # type: ignore[union-attr]
+                if v is None or (h := v.get(ht)) is None:
+                    continue
+                if rn is None:
+                    nk = encode_primary_key(ht, h) + skey
+                else:
+                    v = new.get(rn)  # type: ignore[union-attr]
+                    if v is None or (r := v.get(rt)) is None:
+                        continue
+                    nk = encode_primary_key(ht, h, rt, r) + skey
+                if is_all and value is not None:
+                    put(ks, nk, value)  # the base value, encoded once
+                    esize = size
+                else:
+                    ev, esize = encode_entry(d, ix, new, size)  # type: ignore[arg-type]
+                    put(ks, nk, ev)
+                changes[name] = (1, esize, float(-(-esize // 1024) or 1))
+            m.index_changes = changes or None
+            return
         for ix in d.indexes:
             nk = None if new is None else entry_key(d, ix, new, skey)
             if old is None:
@@ -190,13 +229,23 @@ class IndexHook:
                     for ix in table.defn.indexes:
                         if not ix.is_global and changes and ix.name in changes:
                             c[1] += changes[ix.name][1]
-        if not changes or not self._counters:
-            return
-        with self._mutex:
-            for ix in table.defn.indexes:
+        if changes and self._counters:
+            log = self._log
+            log.append((m.seqno, changes, table.defn))
+            if len(log) > COUNTER_LOG_DRAIN:
+                with self._mutex:
+                    self._drain()
+
+    def _drain(self) -> None:
+        """Apply the logged committed writes to the cached counters. Mutex held."""
+        log = self._log
+        counters = self._counters
+        while log:
+            seqno, changes, d = log.popleft()
+            for ix in d.indexes:
                 c = changes.get(ix.name)
-                s = self._counters.get(ix.keyspace)
-                if c is None or s is None or m.seqno <= s[0]:
+                s = counters.get(ix.keyspace)
+                if c is None or s is None or seqno <= s[0]:
                     continue
                 s[1] += c[0]
                 s[2] += c[1]
@@ -206,6 +255,7 @@ class IndexHook:
     def counters(self, table: Table, ix: IndexDef) -> tuple[int, int]:
         """(ItemCount, IndexSizeBytes) of ``ix``, exact as of now."""
         with self._mutex:
+            self._drain()
             s = self._counters.get(ix.keyspace)
             if s is not None:
                 return s[1], s[2]
@@ -221,4 +271,30 @@ class IndexHook:
 
     def forget(self, ix: IndexDef) -> None:
         with self._mutex:
+            self._drain()
             self._counters.pop(ix.keyspace, None)
+
+
+class _Plan:
+    """What ``stage`` needs of one table definition, worked out once: its LSIs, and when
+    every index has one partition key attribute and at most one sort key attribute,
+    ``simple``: (name, keyspace, hash attribute, its type, range attribute or None, its
+    type, projects ALL, IndexDef) per index."""
+
+    __slots__ = ("defn", "lsis", "simple")
+
+    def __init__(self, d) -> None:
+        self.defn = d
+        indexes = () if d is None else d.indexes
+        self.lsis = [ix for ix in indexes if not ix.is_global]
+        if any(len(ix.hash_keys) != 1 or len(ix.range_keys) > 1 for ix in indexes):
+            self.simple = None
+            return
+        attrs = {} if d is None else d.attributes
+        simple = []
+        for ix in indexes:
+            hn = ix.hash_keys[0]
+            rn = ix.range_keys[0] if ix.range_keys else None
+            rt = None if rn is None else attrs[rn]
+            simple.append((ix.name, ix.keyspace, hn, attrs[hn], rn, rt, ix.projection == "ALL", ix))
+        self.simple = tuple(simple)

@@ -54,9 +54,11 @@ def successor(prefix: bytes) -> bytes | None:
 class WriteHook(Protocol):
     """What a feature that writes alongside items (secondary indexes, streams) plugs in.
 
-    ``check`` runs under the key's lock once the new item is decided and may raise a
-    DynamoDBError to refuse the write (nothing is written); ``stage`` adds the feature's own
-    operations to the storage batch that writes the item, so both commit atomically. Both
+    ``stage`` runs under the key's lock once the new item is decided: it adds the feature's
+    own operations to the storage batch that writes the item, so both commit atomically,
+    and may raise a DynamoDBError to refuse the write (nothing is written then). ``check``
+    is that refusal alone, for a caller that must learn of it before staging anything (a
+    transaction collecting every action's reason); ``stage`` still checks after it. Both
     run only for writes that change the item. ``committed`` runs once the batch is durable
     (the feature's counters follow it).
     """
@@ -164,9 +166,7 @@ class Table:
                     batch.put(ks, skey, encode_value(new, m.new_size))
                 else:
                     batch.delete(ks, skey)
-            else:
-                for hook in hooks:
-                    hook.check(self, m)
+            else:  # the hooks' stage refuses what their check would
                 batch = WriteBatch()
                 self.stage(batch, skey, m)
             m.seqno = self.store.write(batch)
@@ -182,7 +182,8 @@ class Table:
 
     def stage(self, batch: WriteBatch, skey: bytes, m: Mutation) -> None:
         """Add a decided, changing mutation (and its hooks' entries) to a batch built by a
-        caller holding the key's lock; the caller has run the hooks' checks."""
+        caller holding the key's lock. Raises what a hook's check raises; the batch must
+        then be dropped."""
         if m.new is not None:
             m.new_value = encode_value(m.new, m.new_size)
             batch.put(self.keyspace, skey, m.new_value)

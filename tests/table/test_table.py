@@ -181,8 +181,9 @@ def test_format_doc_example_of_a_table_value():
 
 class ShadowHook:
     """A toy index: mirrors every item's key into keyspace "shadow"; refuses items with
-    attribute "bad" the way an index refuses a wrongly typed index key; records the seqno of
-    every committed write it staged."""
+    attribute "bad" the way an index refuses a wrongly typed index key (in check, and in
+    stage as the WriteHook protocol asks); records the seqno of every committed write it
+    staged."""
 
     def __init__(self):
         self.committed_seqnos = []
@@ -192,6 +193,7 @@ class ShadowHook:
             raise ValidationException("bad item")
 
     def stage(self, table, batch, skey, m):
+        self.check(table, m)
         if m.new is None:
             batch.delete("shadow", skey)
         else:
