@@ -1,12 +1,14 @@
 """engine.server.wire and engine.server.auth in-process: body decoding, reply encoding,
 Authorization parsing and SigV4 verification with botocore's signer on both sides."""
 
+import base64
 import gzip
 import hashlib
 import json
 import zlib
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -25,7 +27,7 @@ from engine.errors import (
 )
 from engine.server import Verifier, decode_body, encode_error, encode_reply, load_credentials
 from engine.server.auth import parse_authorization
-from engine.server.wire import RequestTooLarge
+from engine.server.wire import RequestTooLarge, _input_converter
 
 
 def test_blobs_are_decoded_wherever_the_model_has_them():
@@ -59,6 +61,47 @@ def test_timestamps_become_datetimes_and_strings_stay_strings():
     assert params["ExportTime"] == datetime.fromtimestamp(1700000000.5, UTC)
     params = decode_body(b'{"TableName": "AAE=", "Key": {"k": {"S": "AAE="}}}', "GetItem")
     assert params == {"TableName": "AAE=", "Key": {"k": {"S": "AAE="}}}
+
+
+def test_a_blob_tag_written_as_an_escape_is_still_decoded():
+    # No '"B' in the body: only the backslash sends it through the blob walk.
+    params = decode_body(
+        b'{"Key": {"k": {"\\u0042": "AAE="}, "s": {"\\u0042S": ["eA=="]}}}', "GetItem"
+    )
+    assert params["Key"] == {"k": {"B": b"\x00\x01"}, "s": {"BS": [b"x"]}}
+
+
+_av = st.recursive(
+    st.one_of(
+        st.builds(lambda b: {"B": base64.b64encode(b).decode()}, st.binary(max_size=8)),
+        st.builds(lambda s: {"S": s}, st.text(max_size=8)),
+        st.builds(lambda n: {"N": str(n)}, st.integers()),
+        st.builds(
+            lambda bs: {"BS": [base64.b64encode(b).decode() for b in bs]},
+            st.lists(st.binary(max_size=4), max_size=3),
+        ),
+    ),
+    lambda inner: st.one_of(
+        st.builds(lambda m: {"M": m}, st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+        st.builds(lambda v: {"L": v}, st.lists(inner, max_size=3)),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    item=st.dictionaries(st.text(max_size=6), _av, max_size=4),
+    operation=st.sampled_from(["PutItem", "GetItem", "DeleteItem", "BatchWriteItem"]),
+    ensure_ascii=st.booleans(),
+)
+def test_skipping_the_blob_walk_never_changes_a_decoded_body(item, operation, ensure_ascii):
+    """The byte scan that lets decode_body skip the blob walk agrees with always walking
+    (keys and values with escapes, "B"-like names, nesting)."""
+    body = json.dumps({"Item": item, "Key": item}, ensure_ascii=ensure_ascii).encode()
+    walked = orjson.loads(body)
+    _input_converter(operation)[0](walked)
+    assert decode_body(body, operation) == walked
 
 
 def test_wrong_types_are_left_for_validation_to_name():
