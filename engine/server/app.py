@@ -172,7 +172,7 @@ class App:
         if method == "GET" and request.path == "/":
             return 200, _HEALTH
         target = headers.get("x-amz-target", "")
-        operation = _operation(target)
+        operation = _target_operation(target)
         if method != "POST" or operation is None:
             return _error(UnknownOperationException(f"Unknown operation: {target or method}"))
         content_type = headers.get("content-type", "")
@@ -262,10 +262,11 @@ class App:
         headers = request.headers
         try:
             self.verifier.verify(request.method, request.path, request.query, headers, request.body)
+            encoding = headers.get("content-encoding")
             params = decode_body(
                 request.body,
                 operation,
-                headers.get("content-encoding", "").strip().lower(),
+                encoding.strip().lower() if encoding else "",
                 self.max_body_bytes,
             )
             reply = self.service.handle(operation, params)
@@ -298,6 +299,22 @@ def _operation(target: str) -> str | None:
         op = target[len(STREAMS_PREFIX) :]
         return op if op in STREAMS_OPERATIONS else None
     return None
+
+
+def _target_operation(target: str) -> str | None:
+    """:func:`_operation`, remembered for the first :data:`MAX_TARGETS` targets that name
+    one (a client sends the same few): one lookup a request, not two prefix tests and a
+    slice. Loop thread only."""
+    op = _TARGETS.get(target)
+    if op is None:
+        op = _operation(target)
+        if op is not None and len(_TARGETS) < MAX_TARGETS:
+            _TARGETS[target] = op
+    return op
+
+
+MAX_TARGETS = 256
+_TARGETS: dict[str, str] = {}
 
 
 def _error(err: DynamoDBError) -> tuple[int, bytes]:
