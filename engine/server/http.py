@@ -64,6 +64,8 @@ MAX_HEAD_BYTES = 64 << 10  # request line and headers; llhttp itself sets no lim
 IDLE_TIMEOUT_S = 75.0  # a connection with no request in progress for this long is closed
 DRAIN_DISCARD_BYTES = 64 << 20  # body bytes dropped after a 413 before giving up on a client
 
+_METHODS = {b"POST": "POST", b"GET": "GET"}  # decoded once, not per request
+
 _REASONS = {
     100: b"Continue",
     200: b"OK",
@@ -178,11 +180,16 @@ class Connection(asyncio.Protocol):
         self._count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_head(len(name) + len(value))
+        # Called for every header of every request: _count_head is inlined here.
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._count_head(0)
         key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
         headers = self._headers
-        headers[key] = f"{headers[key]},{text}" if key in headers else text
+        if key in headers:
+            headers[key] = f"{headers[key]},{value.decode('latin-1')}"
+        else:
+            headers[key] = value.decode("latin-1")
 
     def _count_head(self, size: int) -> None:
         self._head_bytes += size
@@ -232,15 +239,16 @@ class Connection(asyncio.Protocol):
         if self.closing:
             return  # stopping: a request that arrived after the last answer is not served
         url = self._url
-        path, _, query = url.partition(b"?")
+        if url == b"/":  # (every DynamoDB request)
+            path, query = "/", ""
+        else:
+            raw_path, _, raw_query = url.partition(b"?")
+            path, query = raw_path.decode("latin-1") or "/", raw_query.decode("latin-1")
         chunks = self._chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        method = self.parser.get_method()
         request = Request(
-            self.parser.get_method().decode("latin-1"),
-            path.decode("latin-1") or "/",
-            query.decode("latin-1"),
-            self._headers,
-            body,
+            _METHODS.get(method) or method.decode("latin-1"), path, query, self._headers, body
         )
         if not self.parser.should_keep_alive():
             request.keep_alive = False
