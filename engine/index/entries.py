@@ -82,7 +82,22 @@ def check_index_keys(d: TableDef, item: dict, old: dict | None = None) -> None:
     last = getattr(_checked, "pair", None)
     if last is not None and last[0] is d and last[1] is item:
         return
-    for name, want, index_name in _checks(d):
+    hit = _CHECKS.get(id(d))
+    checks = hit[1] if hit is not None and hit[0] is d else _checks(d)
+    for name, want, _ in checks:
+        v = item.get(name)
+        # a value of the wanted type that is not empty (an N never is) passes
+        if v is not None and not v.get(want):
+            _refuse(checks, item, old)
+            break
+    if old is None:  # every attribute was checked: the item as a whole is valid
+        _checked.pair = (d, item)
+
+
+def _refuse(checks: tuple, item: dict, old: dict | None) -> None:
+    """Raise for the first index key attribute of ``item`` (in ``checks`` order) that is of
+    the wrong type or empty and differs from ``old``'s; return if there is none."""
+    for name, want, index_name in checks:
         v = item.get(name)
         if v is None or (old is not None and old.get(name) == v):
             continue
@@ -99,8 +114,6 @@ def check_index_keys(d: TableDef, item: dict, old: dict | None = None) -> None:
                 f"attribute cannot contain an empty {_EMPTY[tag]} value. IndexName: "
                 f"{index_name}, IndexKey: {name}"
             )
-    if old is None:  # every attribute was checked: the item as a whole is valid
-        _checked.pair = (d, item)
 
 
 def partition_prefix(d: TableDef, ix: IndexDef, values: list[dict]) -> bytes:

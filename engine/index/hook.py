@@ -156,6 +156,7 @@ class IndexHook:
             # A new item (the common case of a put) on indexes keyed like tables: no old
             # entry to compare or remove, and each key is one native call.
             value, size = m.new_value, m.new_size
+            whole = (1, size, float(-(-size // 1024) or 1))  # an entry of the whole item
             for name, ks, hn, ht, rn, rt, is_all, ix in plan.simple:
                 v = new.get(hn)  # type: ignore[union-attr]
                 if v is None or (h := v.get(ht)) is None:
@@ -169,11 +170,11 @@ class IndexHook:
                     nk = encode_primary_key(ht, h, rt, r) + skey
                 if is_all and value is not None:
                     put(ks, nk, value)  # the base value, encoded once
-                    esize = size
+                    changes[name] = whole
                 else:
                     ev, esize = encode_entry(d, ix, new, size)  # type: ignore[arg-type]
                     put(ks, nk, ev)
-                changes[name] = (1, esize, float(-(-esize // 1024) or 1))
+                    changes[name] = (1, esize, float(-(-esize // 1024) or 1))
             m.index_changes = changes or None
             return
         for ix in d.indexes:
@@ -221,7 +222,7 @@ class IndexHook:
 
     def committed(self, table: Table, m: Mutation) -> None:
         changes = m.index_changes
-        if self._collections and m.collection is not None:
+        if m.collection is not None and self._collections:
             with self._mutex:
                 c = self._collections.get(m.collection)
                 if c is not None and m.seqno > c[0]:

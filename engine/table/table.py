@@ -159,16 +159,14 @@ class Table:
                     return m  # nothing changes: nothing is written
             elif old is None:
                 return m
-            hooks = self.hooks
-            if not hooks:  # the common case, kept short
-                batch = WriteBatch()
-                if new is not None:
-                    batch.put(ks, skey, encode_value(new, m.new_size))
-                else:
-                    batch.delete(ks, skey)
-            else:  # the hooks' stage refuses what their check would
-                batch = WriteBatch()
-                self.stage(batch, skey, m)
+            batch = WriteBatch()
+            if new is not None:
+                m.new_value = value = encode_value(new, m.new_size)
+                batch.put(ks, skey, value)
+            else:
+                batch.delete(ks, skey)
+            for hook in self.hooks:  # a hook's stage refuses what its check would
+                hook.stage(self, batch, skey, m)
             m.seqno = self.store.write(batch)
             self.note_write(m)
             return m
