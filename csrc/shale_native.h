@@ -15,5 +15,6 @@
 #include "keycodec.h"
 #include "itemcodec.h"
 #include "walframe.h"
+#include "httpreq.h"
 
 #endif
