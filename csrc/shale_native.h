@@ -16,5 +16,6 @@
 #include "itemcodec.h"
 #include "walframe.h"
 #include "httpreq.h"
+#include "batchops.h"
 
 #endif

@@ -8,8 +8,10 @@ one seqno.
 Thread-safety: a WriteBatch is not shared between threads while it is being filled.
 """
 
+import ctypes
 from collections.abc import Iterator
 
+from engine._native import ffi, lib
 from engine.storage.format import KIND_TOMBSTONE, KIND_VALUE, OP_HEADER, VALUE_LEN
 
 _unpack_op = OP_HEADER.unpack_from  # 9 bytes
@@ -26,18 +28,16 @@ class WriteBatch:
         store.write(batch)
     """
 
-    __slots__ = ("_ops", "_size_bytes")
+    __slots__ = ("_ops",)
 
     def __init__(self) -> None:
         self._ops: dict[tuple[str, bytes], bytes | None] = {}
-        self._size_bytes = 0
 
     def put(self, keyspace: str, key: bytes, value: bytes) -> "WriteBatch":
         """Set `key` to `value` in `keyspace`. Raises TypeError for non-bytes."""
         if type(key) is not bytes or type(value) is not bytes:
             key, value = _as_bytes(key, "key"), _as_bytes(value, "value")
         self._ops[(keyspace, key)] = value
-        self._size_bytes += len(key) + len(value)
         return self
 
     def delete(self, keyspace: str, key: bytes) -> "WriteBatch":
@@ -45,20 +45,19 @@ class WriteBatch:
         if type(key) is not bytes:
             key = _as_bytes(key, "key")
         self._ops[(keyspace, key)] = None
-        self._size_bytes += len(key)
         return self
 
     def clear(self) -> None:
         self._ops.clear()
-        self._size_bytes = 0
 
     def __len__(self) -> int:
         return len(self._ops)
 
     @property
     def user_bytes(self) -> int:
-        """Key and value bytes handed to this batch (the 'user bytes written')."""
-        return self._size_bytes
+        """Key and value bytes of the operations this batch will write (the 'user bytes
+        written'; an operation replaced by a later one on its key is not counted)."""
+        return sum(len(k) + (0 if v is None else len(v)) for (_, k), v in self._ops.items())
 
     def iter_ops(self) -> Iterator[tuple[str, bytes, bytes | None]]:
         """Yield (keyspace, key, value-or-None) for every operation, None = delete."""
@@ -118,3 +117,19 @@ def decode_ops(
     if offset != end:
         raise ValueError(f"{end - offset} unparsed bytes after the last operation")
     return ops
+
+
+def _fetch_native() -> tuple:
+    ptr = lib.shale_batch_functions()
+    if ptr == ffi.NULL:
+        raise ImportError("engine._native: the write batch entry points failed to initialise")
+    # A new reference, kept for the life of the process.
+    return ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
+
+
+#: ``encode_batch(batch._ops, ksids) -> (ops, body, user bytes) | None`` (csrc/batchops.c):
+#: a batch's (kind, keyspace id, key, value) operations and their WAL body (encode_ops's
+#: encoding) in one call; None when a keyspace is not in ``ksids``.
+#: ``apply_ops(generation, seqno, ops) -> bytes added``: MemtableGeneration.apply's loop
+#: (its twin is MemtableGeneration.py_apply).
+encode_batch, apply_ops = _fetch_native()

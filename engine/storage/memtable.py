@@ -34,6 +34,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 
 from engine.codec import make_run_buffer
+from engine.storage.batch import apply_ops
 
 ENTRY_OVERHEAD_BYTES = 48  # rough per-version cost used for the flush trigger
 RECENT_KEYS_MIN = 512  # recent keys kept apart from the main order before a merge
@@ -213,7 +214,14 @@ class MemtableGeneration:
         return table
 
     def apply(self, seqno: int, commit_ts_us: int, ops) -> None:
-        """Apply one batch's (kind, keyspace id, key, value) operations at `seqno`."""
+        """Apply one batch's (kind, keyspace id, key, value) operations at `seqno`: one
+        native call (csrc/batchops.c) doing what py_apply does."""
+        self.size_bytes += apply_ops(self, seqno, ops)
+        self.max_seqno = seqno
+        self.max_commit_ts_us = commit_ts_us
+
+    def py_apply(self, seqno: int, commit_ts_us: int, ops) -> None:
+        """The pure-Python twin of `apply`, the oracle its tests compare against."""
         tables = self.tables
         size = 0
         for kind, ksid, key, value in ops:

@@ -50,6 +50,7 @@ from time import time_ns as _time_ns
 import lmdb
 
 from engine.storage.batch import WriteBatch, encode_ops
+from engine.storage.batch import encode_batch as _encode_batch
 from engine.storage.catalog import Catalog, CatalogEdit
 from engine.storage.chunks import iter_file_chunks, iter_memtable_chunks, iter_merged
 from engine.storage.errors import (
@@ -539,28 +540,14 @@ class Store:
         BackgroundError after a failed background job, OSError when the WAL write or
         sync fails (the batch is then not applied).
         """
-        ksids = self._ksids
-        ops = []
-        parts = []
-        add_op = ops.append
-        add_part = parts.append
-        for (keyspace, key), value in batch._ops.items():
-            ksid = ksids.get(keyspace)
-            if ksid is None:
-                ksid = self._ksid(keyspace)
-            if value is None:
-                add_op((KIND_TOMBSTONE, ksid, key, None))
-                add_part(_pack_op(KIND_TOMBSTONE, ksid, len(key)))
-                add_part(key)
-            else:
-                add_op((KIND_VALUE, ksid, key, value))
-                add_part(_pack_op(KIND_VALUE, ksid, len(key)))
-                add_part(key)
-                add_part(_pack_len(len(value)))
-                add_part(value)
+        encoded = _encode_batch(batch._ops, self._ksids)
+        if encoded is None:  # a keyspace that does not exist
+            for keyspace, _ in batch._ops:
+                self._ksid(keyspace)  # raises KeyspaceError
+        ops, body, user_bytes = encoded
         if not ops:
             return self._visible_seq
-        return self._commit(_Writer(ops, b"".join(parts), batch.user_bytes))
+        return self._commit(_Writer(ops, body, user_bytes))
 
     def _check_writable(self) -> None:
         self._check_open()
