@@ -361,6 +361,129 @@ static PyObject *py_decode_key_value(PyObject *self, PyObject *const *args, Py_s
     return out;
 }
 
+/* index_entries(plan, item, skey, value, whole, ops, changes) -> entries staged.
+ * For every (index name, keyspace, hash attribute, hash tag, range attribute or None, range
+ * tag or None) of plan whose key attributes item holds with those tags: the entry key
+ * encode_primary_key(hash tag, h[, range tag, r]) + skey, then ops[(keyspace, entry key)] =
+ * value and changes[index name] = whole. An attribute that is missing or of another type
+ * leaves the item out of that index (engine/index/entries.py entry_key, whose twin this is
+ * for indexes keyed like tables). */
+static PyObject *attr_value(PyObject *item, PyObject *name, PyObject *tag) {
+    PyObject *v = PyDict_GetItemWithError(item, name); /* borrowed */
+    if (!v) return NULL;
+    if (!PyDict_Check(v)) {
+        PyErr_SetString(PyExc_TypeError, "an attribute value is a dict");
+        return NULL;
+    }
+    return PyDict_GetItemWithError(v, tag);
+}
+
+static PyObject *py_index_entries(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 7 || !PyTuple_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyBytes_Check(args[2]) || !PyBytes_Check(args[3]) || !PyDict_Check(args[5]) ||
+        !PyDict_Check(args[6])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "index_entries(plan: tuple, item: dict, skey: bytes, value: bytes, "
+                        "whole, ops: dict, changes: dict)");
+        return NULL;
+    }
+    PyObject *plan = args[0], *item = args[1], *skey = args[2], *value = args[3];
+    PyObject *whole = args[4], *ops = args[5], *changes = args[6];
+    Py_ssize_t staged = 0, skn = PyBytes_GET_SIZE(skey);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(plan); i++) {
+        PyObject *p = PyTuple_GET_ITEM(plan, i);
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 6) {
+            PyErr_SetString(PyExc_TypeError, "a plan entry has six fields");
+            return NULL;
+        }
+        PyObject *rname = PyTuple_GET_ITEM(p, 4);
+        PyObject *h = attr_value(item, PyTuple_GET_ITEM(p, 2), PyTuple_GET_ITEM(p, 3));
+        if (!h) {
+            if (PyErr_Occurred()) return NULL;
+            continue;
+        }
+        PyObject *r = NULL;
+        if (rname != Py_None) {
+            r = attr_value(item, rname, PyTuple_GET_ITEM(p, 5));
+            if (!r) {
+                if (PyErr_Occurred()) return NULL;
+                continue;
+            }
+        }
+        int pt = key_tag(PyTuple_GET_ITEM(p, 3));
+        int st = r ? key_tag(PyTuple_GET_ITEM(p, 5)) : 0;
+        if (!pt || (r && !st)) return NULL;
+        PyObject *t1 = NULL, *t2 = NULL, *nk = NULL;
+        Py_ssize_t pn = 0, sn = 0;
+        const char *sp = NULL, *pp = key_raw(pt, h, &pn, &t1);
+        if (pp && r) sp = key_raw(st, r, &sn, &t2);
+        if (pp && (!r || sp)) {
+            size_t need = 4 + 2 * (size_t)pn + 2 + 2 * (size_t)sn + 2 + SHALE_KEY_NUMBER_MAX;
+            nk = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)need + skn);
+            if (nk) {
+                uint8_t *buf = (uint8_t *)PyBytes_AS_STRING(nk);
+                int64_t len = shale_key_encode_primary(pt, (const uint8_t *)pp, (size_t)pn, st,
+                                                       (const uint8_t *)sp, (size_t)sn, buf);
+                if (len < 0) {
+                    PyErr_SetString(PyExc_ValueError, "not a canonical DynamoDB number in key");
+                    Py_CLEAR(nk);
+                } else {
+                    memcpy(buf + len, PyBytes_AS_STRING(skey), (size_t)skn);
+                    if (_PyBytes_Resize(&nk, (Py_ssize_t)len + skn) < 0) nk = NULL;
+                }
+            }
+        }
+        Py_XDECREF(t1);
+        Py_XDECREF(t2);
+        if (!nk) return NULL;
+        PyObject *k = PyTuple_Pack(2, PyTuple_GET_ITEM(p, 1), nk);
+        Py_DECREF(nk);
+        if (!k) return NULL;
+        int rc = PyDict_SetItem(ops, k, value);
+        Py_DECREF(k);
+        if (rc < 0 || PyDict_SetItem(changes, PyTuple_GET_ITEM(p, 0), whole) < 0) return NULL;
+        staged++;
+    }
+    return PyLong_FromSsize_t(staged);
+}
+
+/* index_keys_plausible(checks, item) -> bool: False when, for some (attribute, tag, ...)
+ * of checks, item holds the attribute but not as a non-empty value of that tag (an N is
+ * never empty). True means every index key attribute item holds is valid; False sends the
+ * caller to engine/index/entries.py's full rules, which find DynamoDB's message. */
+static PyObject *py_index_keys_plausible(PyObject *self, PyObject *const *args,
+                                         Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyTuple_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "index_keys_plausible(checks: tuple, item: dict)");
+        return NULL;
+    }
+    PyObject *checks = args[0], *item = args[1];
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(checks); i++) {
+        PyObject *c = PyTuple_GET_ITEM(checks, i);
+        if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) < 2) {
+            PyErr_SetString(PyExc_TypeError, "a check is (attribute, tag, ...)");
+            return NULL;
+        }
+        PyObject *v = PyDict_GetItemWithError(item, PyTuple_GET_ITEM(c, 0));
+        if (!v) {
+            if (PyErr_Occurred()) return NULL;
+            continue;
+        }
+        if (!PyDict_Check(v)) Py_RETURN_FALSE;
+        PyObject *x = PyDict_GetItemWithError(v, PyTuple_GET_ITEM(c, 1));
+        if (!x) {
+            if (PyErr_Occurred()) return NULL;
+            Py_RETURN_FALSE;
+        }
+        int truth = PyObject_IsTrue(x);
+        if (truth < 0) return NULL;
+        if (!truth) Py_RETURN_FALSE;
+    }
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef codec_methods[] = {
     {"encode_key_value", (PyCFunction)(void (*)(void))py_encode_key_value, METH_FASTCALL,
      "encode_key_value(tag, value) -> bytes"},
@@ -368,6 +491,10 @@ static PyMethodDef codec_methods[] = {
      "encode_primary_key(pk_tag, pk[, sk_tag, sk]) -> bytes"},
     {"decode_key_value", (PyCFunction)(void (*)(void))py_decode_key_value, METH_FASTCALL,
      "decode_key_value(tag, data[, pos]) -> (value, end)"},
+    {"index_entries", (PyCFunction)(void (*)(void))py_index_entries, METH_FASTCALL,
+     "index_entries(plan, item, skey, value, whole, ops, changes) -> entries staged"},
+    {"index_keys_plausible", (PyCFunction)(void (*)(void))py_index_keys_plausible,
+     METH_FASTCALL, "index_keys_plausible(checks, item) -> bool"},
 };
 
 void *shale_codec_functions(void) {

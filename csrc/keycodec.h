@@ -38,11 +38,14 @@ uint32_t shale_key_hash(const uint8_t *src, size_t n);
 int64_t shale_key_encode_primary(int pk_tag, const uint8_t *pk, size_t pkn, int sk_tag,
                                  const uint8_t *sk, size_t skn, uint8_t *out);
 
-/* CPython entry points of the item codec (format 1, see engine/model/itemcodec.py) and of the
- * key codec: returns a new reference to the tuple (encode_item, decode_item, encode_key_value,
- * encode_primary_key, decode_key_value) of CPython functions, as a void pointer because cffi
- * declarations cannot name PyObject. Called once at import; takes the GIL itself. Calls to
- * these functions bypass cffi, which is what keeps a key encode well under a microsecond. */
+/* CPython entry points of the key codec: returns a new reference to the tuple
+ * (encode_key_value, encode_primary_key, decode_key_value, index_entries,
+ * index_keys_plausible) of CPython
+ * functions, as a void pointer because cffi declarations cannot name PyObject. Called once
+ * at import; takes the GIL itself. Calls to these functions bypass cffi, which is what keeps
+ * a key encode well under a microsecond. index_entries stages the entries of a new item in
+ * the indexes keyed like tables, index_keys_plausible is the quick test of an item's index
+ * key values (see their comments in keycodec.c). */
 void *shale_codec_functions(void);
 
 #endif

@@ -49,6 +49,8 @@ from .native_keys import (
     encode_key_values,
     encode_primary_key,
     hash_prefix,
+    index_entries,
+    index_keys_plausible,
     partition_hash,
 )
 from .native_merge import Merger, bloom_build, bloom_may_contain, lower_bound
@@ -73,6 +75,8 @@ __all__ = [
     "encode_key_values",
     "encode_primary_key",
     "hash_prefix",
+    "index_entries",
+    "index_keys_plausible",
     "lower_bound",
     "make_run_buffer",
     "partition_hash",

@@ -25,6 +25,8 @@ __all__ = [
     "encode_key_values",
     "encode_primary_key",
     "hash_prefix",
+    "index_entries",
+    "index_keys_plausible",
     "partition_hash",
 ]
 
@@ -43,6 +45,14 @@ def _fetch_codec_functions() -> tuple:
     encode_key_value,  # (tag, value) -> bytes
     encode_primary_key,  # (pk_tag, pk[, sk_tag, sk]) -> bytes; sk_tag None: no sort key
     decode_key_value,  # (tag, data[, pos]) -> (value, end)
+    # (plan, item, skey, value, whole, ops, changes) -> entries staged: for each (index name,
+    # keyspace, hash attribute, hash tag, range attribute or None, range tag or None) of
+    # plan whose key the item holds, ops[(keyspace, encode_primary_key(..) + skey)] = value
+    # and changes[index name] = whole (engine.index.hook's new-item path)
+    index_entries,
+    # (checks, item) -> bool: False if an attribute of some (attribute, tag, ...) in checks
+    # is held by item but not as a non-empty value of that tag (engine.index's key check)
+    index_keys_plausible,
 ) = _fetch_codec_functions()
 
 

@@ -22,9 +22,13 @@ Pure functions; thread-safe.
 
 from __future__ import annotations
 
-import threading
-
-from engine.codec import encode_key_value, encode_key_values, encode_primary_key, hash_prefix
+from engine.codec import (
+    encode_key_value,
+    encode_key_values,
+    encode_primary_key,
+    hash_prefix,
+    index_keys_plausible,
+)
 from engine.errors import ValidationException
 from engine.model import item_size
 from engine.table import IndexDef, TableDef, encode_value
@@ -63,9 +67,6 @@ def _checks(d: TableDef) -> tuple:
     return checks
 
 
-_checked = threading.local()  # the (definition, item) this thread last found valid
-
-
 def check_index_keys(d: TableDef, item: dict, old: dict | None = None) -> None:
     """Refuse an item whose index key attribute has the wrong type or is empty.
 
@@ -75,23 +76,13 @@ def check_index_keys(d: TableDef, item: dict, old: dict | None = None) -> None:
     table's own key attributes were checked already and are skipped. Raises
     ValidationException.
 
-    A request that checked its item before the write (PutItem, so that DynamoDB's
-    validation errors come before its condition) finds the same item object checked again
-    under the lock for free: the last valid (definition, item) pair of each thread is kept.
+    A valid item costs one native call (engine.codec.index_keys_plausible); only an item
+    it doubts walks the rules below for DynamoDB's message.
     """
-    last = getattr(_checked, "pair", None)
-    if last is not None and last[0] is d and last[1] is item:
-        return
     hit = _CHECKS.get(id(d))
     checks = hit[1] if hit is not None and hit[0] is d else _checks(d)
-    for name, want, _ in checks:
-        v = item.get(name)
-        # a value of the wanted type that is not empty (an N never is) passes
-        if v is not None and not v.get(want):
-            _refuse(checks, item, old)
-            break
-    if old is None:  # every attribute was checked: the item as a whole is valid
-        _checked.pair = (d, item)
+    if not index_keys_plausible(checks, item):
+        _refuse(checks, item, old)
 
 
 def _refuse(checks: tuple, item: dict, old: dict | None) -> None:

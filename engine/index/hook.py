@@ -39,7 +39,7 @@ import struct
 import threading
 from collections import deque
 
-from engine.codec import decode_key_value, encode_primary_key
+from engine.codec import decode_key_value, index_entries
 from engine.errors import ItemCollectionSizeLimitExceededException
 from engine.index.entries import check_index_keys, encode_entry, entry_key, project_entry
 from engine.model import item_size
@@ -152,29 +152,20 @@ class IndexHook:
                 m.collection = collection_prefix(table, skey)
         put = batch.put
         changes = {}
-        if old is None and plan.simple is not None:
+        if old is None and plan.simple and m.new_value is not None:
             # A new item (the common case of a put) on indexes keyed like tables: no old
-            # entry to compare or remove, and each key is one native call.
-            value, size = m.new_value, m.new_size
-            whole = (1, size, float(-(-size // 1024) or 1))  # an entry of the whole item
-            for name, ks, hn, ht, rn, rt, is_all, ix in plan.simple:
-                v = new.get(hn)  # type: ignore[union-attr]
-                if v is None or (h := v.get(ht)) is None:
-                    continue
-                if rn is None:
-                    nk = encode_primary_key(ht, h) + skey
-                else:
-                    v = new.get(rn)  # type: ignore[union-attr]
-                    if v is None or (r := v.get(rt)) is None:
-                        continue
-                    nk = encode_primary_key(ht, h, rt, r) + skey
-                if is_all and value is not None:
-                    put(ks, nk, value)  # the base value, encoded once
-                    changes[name] = whole
-                else:
+            # entry to compare or remove. Entries of the whole item are the base value,
+            # encoded once, and are staged by one native call for all such indexes.
+            size = m.new_size
+            whole = (1, size, float(-(-size // 1024) or 1))
+            if plan.native:
+                index_entries(plan.native, new, skey, m.new_value, whole, batch.ops, changes)
+            for ix in plan.rest:
+                nk = entry_key(d, ix, new, skey)  # type: ignore[arg-type]
+                if nk is not None:
                     ev, esize = encode_entry(d, ix, new, size)  # type: ignore[arg-type]
-                    put(ks, nk, ev)
-                    changes[name] = (1, esize, float(-(-esize // 1024) or 1))
+                    put(ix.keyspace, nk, ev)
+                    changes[ix.name] = (1, esize, float(-(-esize // 1024) or 1))
             m.index_changes = changes or None
             return
         for ix in d.indexes:
@@ -277,25 +268,29 @@ class IndexHook:
 
 
 class _Plan:
-    """What ``stage`` needs of one table definition, worked out once: its LSIs, and when
-    every index has one partition key attribute and at most one sort key attribute,
-    ``simple``: (name, keyspace, hash attribute, its type, range attribute or None, its
-    type, projects ALL, IndexDef) per index."""
+    """What ``stage`` needs of one table definition, worked out once: its LSIs; ``simple``,
+    whether every index has one partition key attribute and at most one sort key attribute
+    (keyed like a table); and then ``native``, the (name, keyspace, hash attribute, its
+    type, range attribute or None, its type) of those projecting ALL, for
+    engine.codec.index_entries, and ``rest``, the others."""
 
-    __slots__ = ("defn", "lsis", "simple")
+    __slots__ = ("defn", "lsis", "native", "rest", "simple")
 
     def __init__(self, d) -> None:
         self.defn = d
         indexes = () if d is None else d.indexes
         self.lsis = [ix for ix in indexes if not ix.is_global]
-        if any(len(ix.hash_keys) != 1 or len(ix.range_keys) > 1 for ix in indexes):
-            self.simple = None
-            return
+        self.simple = all(len(ix.hash_keys) == 1 and len(ix.range_keys) <= 1 for ix in indexes)
         attrs = {} if d is None else d.attributes
-        simple = []
-        for ix in indexes:
+        native = []
+        rest = []
+        for ix in indexes if self.simple else ():
+            if ix.projection != "ALL":
+                rest.append(ix)
+                continue
             hn = ix.hash_keys[0]
             rn = ix.range_keys[0] if ix.range_keys else None
             rt = None if rn is None else attrs[rn]
-            simple.append((ix.name, ix.keyspace, hn, attrs[hn], rn, rt, ix.projection == "ALL", ix))
-        self.simple = tuple(simple)
+            native.append((ix.name, ix.keyspace, hn, attrs[hn], rn, rt))
+        self.native = tuple(native)
+        self.rest = tuple(rest)

@@ -28,40 +28,43 @@ class WriteBatch:
         store.write(batch)
     """
 
-    __slots__ = ("_ops",)
+    __slots__ = ("ops",)
 
     def __init__(self) -> None:
-        self._ops: dict[tuple[str, bytes], bytes | None] = {}
+        #: (keyspace, key) -> value, or None for a delete, in the order first added. Code
+        #: that stages many puts at once (the index hook's native path) may insert into it
+        #: directly: keys (str, bytes) and values bytes, exactly as put would.
+        self.ops: dict[tuple[str, bytes], bytes | None] = {}
 
     def put(self, keyspace: str, key: bytes, value: bytes) -> "WriteBatch":
         """Set `key` to `value` in `keyspace`. Raises TypeError for non-bytes."""
         if type(key) is not bytes or type(value) is not bytes:
             key, value = _as_bytes(key, "key"), _as_bytes(value, "value")
-        self._ops[(keyspace, key)] = value
+        self.ops[(keyspace, key)] = value
         return self
 
     def delete(self, keyspace: str, key: bytes) -> "WriteBatch":
         """Remove `key` from `keyspace` (a tombstone; deleting a missing key is fine)."""
         if type(key) is not bytes:
             key = _as_bytes(key, "key")
-        self._ops[(keyspace, key)] = None
+        self.ops[(keyspace, key)] = None
         return self
 
     def clear(self) -> None:
-        self._ops.clear()
+        self.ops.clear()
 
     def __len__(self) -> int:
-        return len(self._ops)
+        return len(self.ops)
 
     @property
     def user_bytes(self) -> int:
         """Key and value bytes of the operations this batch will write (the 'user bytes
         written'; an operation replaced by a later one on its key is not counted)."""
-        return sum(len(k) + (0 if v is None else len(v)) for (_, k), v in self._ops.items())
+        return sum(len(k) + (0 if v is None else len(v)) for (_, k), v in self.ops.items())
 
     def iter_ops(self) -> Iterator[tuple[str, bytes, bytes | None]]:
         """Yield (keyspace, key, value-or-None) for every operation, None = delete."""
-        for (keyspace, key), value in self._ops.items():
+        for (keyspace, key), value in self.ops.items():
             yield keyspace, key, value
 
 
@@ -127,7 +130,7 @@ def _fetch_native() -> tuple:
     return ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
 
 
-#: ``encode_batch(batch._ops, ksids) -> (ops, body, user bytes) | None`` (csrc/batchops.c):
+#: ``encode_batch(batch.ops, ksids) -> (ops, body, user bytes) | None`` (csrc/batchops.c):
 #: a batch's (kind, keyspace id, key, value) operations and their WAL body (encode_ops's
 #: encoding) in one call; None when a keyspace is not in ``ksids``.
 #: ``apply_ops(generation, seqno, ops) -> bytes added``: MemtableGeneration.apply's loop

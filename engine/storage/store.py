@@ -540,9 +540,9 @@ class Store:
         BackgroundError after a failed background job, OSError when the WAL write or
         sync fails (the batch is then not applied).
         """
-        encoded = _encode_batch(batch._ops, self._ksids)
+        encoded = _encode_batch(batch.ops, self._ksids)
         if encoded is None:  # a keyspace that does not exist
-            for keyspace, _ in batch._ops:
+            for keyspace, _ in batch.ops:
                 self._ksid(keyspace)  # raises KeyspaceError
         ops, body, user_bytes = encoded
         if not ops:

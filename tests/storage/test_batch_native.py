@@ -35,8 +35,8 @@ def make_batch(ops) -> WriteBatch:
 @given(batches)
 def test_encode_batch_equals_encode_ops_and_decodes(ops):
     batch = make_batch(ops)
-    encoded, body, user_bytes = encode_batch(batch._ops, KEYSPACES)
-    final = [(KEYSPACES[ks], k, v) for (ks, k), v in batch._ops.items()]  # last op per key wins
+    encoded, body, user_bytes = encode_batch(batch.ops, KEYSPACES)
+    final = [(KEYSPACES[ks], k, v) for (ks, k), v in batch.ops.items()]  # last op per key wins
     assert body == encode_ops(final)
     want = [(KIND_TOMBSTONE if v is None else KIND_VALUE, ksid, k, v) for ksid, k, v in final]
     assert encoded == want
@@ -46,7 +46,7 @@ def test_encode_batch_equals_encode_ops_and_decodes(ops):
 
 def test_encode_batch_answers_none_for_an_unknown_keyspace():
     batch = WriteBatch().put("items", b"k", b"v").put("nowhere", b"k", b"v")
-    assert encode_batch(batch._ops, KEYSPACES) is None
+    assert encode_batch(batch.ops, KEYSPACES) is None
 
 
 def test_encode_batch_refuses_what_is_not_a_batch():
@@ -72,7 +72,7 @@ def state(generation: MemtableGeneration):
 def test_apply_equals_py_apply(batch_list):
     native, twin = MemtableGeneration([1]), MemtableGeneration([1])
     for seqno, ops in enumerate(batch_list, start=1):
-        encoded, _, _ = encode_batch(make_batch(ops)._ops, KEYSPACES)
+        encoded, _, _ = encode_batch(make_batch(ops).ops, KEYSPACES)
         native.apply(seqno, 1000 + seqno, encoded)
         twin.py_apply(seqno, 1000 + seqno, tuple(encoded))  # a tuple, as Store.put passes
         assert state(native) == state(twin)
