@@ -11,11 +11,12 @@ POST, HTTP/1.1, Content-Length or no body, no Expect/Connection/Upgrade/Transfer
 no repeated or unusual header) is parsed by one C call (csrc/httpreq.c) into the same
 Request. httptools' callbacks (one Python call per header, then the body, then the end)
 cost 4.2 us a request in-process against 1.5 us for the C call and the Request; under
-load, 42 us of server CPU a PutItem went to 37 us. Anything else, or a request not wholly
-in the bytes received, goes to httptools from its first byte, so httptools still decides
-every unusual or malformed case; the C parser only ever accepts a subset of what
-httptools accepts, parsed identically, which tests/server/test_httpreq.py holds it to
-(differentially, on random and mutated requests).
+raw load (bench/serve_load.py, the two builds alternating in one run) server CPU went
+from 42 to 32 us a PutItem and from 35 to 29 us a GetItem. Anything else, or a request
+not wholly in the bytes received, goes to httptools from its first byte, so httptools
+still decides every unusual or malformed case; the C parser only ever accepts a subset
+of what httptools accepts, parsed identically, which tests/server/test_httpreq.py holds
+it to (differentially, on random and mutated requests).
 
 What a connection does:
 
