@@ -261,7 +261,7 @@ class App:
         """Verify, decode, run and encode one request: (status, body). Never raises."""
         headers = request.headers
         try:
-            self.verifier.verify(request.method, request.path, request.query, headers, request.body)
+            self.verifier.check(request.method, request.path, request.query, headers, request.body)
             encoding = headers.get("content-encoding")
             params = decode_body(
                 request.body,

@@ -181,6 +181,35 @@ def test_authorization_header_is_split_into_its_parts():
 def test_malformed_authorization_is_an_incomplete_signature(header):
     with pytest.raises(IncompleteSignatureException):
         parse_authorization(header)
+    # check(), verify() without the parse, refuses it the same way.
+    with pytest.raises(
+        IncompleteSignatureException if header else MissingAuthenticationTokenException
+    ):
+        Verifier().check("POST", "/", "", {"authorization": header}, b"{}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.one_of(
+        st.text(max_size=40),
+        st.builds(
+            lambda a, b, c: AUTH[:a] + c + AUTH[b:],
+            st.integers(0, len(AUTH)),
+            st.integers(0, len(AUTH)),
+            st.text(st.sampled_from("aF0 ,=/;x"), max_size=3),
+        ),
+    )
+)
+def test_an_open_check_and_verify_agree(header):
+    def outcome(call):
+        try:
+            call("POST", "/", "", {"authorization": header}, b"{}")
+        except Exception as exc:
+            return type(exc), str(exc)
+        return None
+
+    verifier = Verifier()
+    assert outcome(verifier.check) == outcome(verifier.verify)
 
 
 def sign(key, secret, body, when, region="eu-west-1"):
