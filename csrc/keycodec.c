@@ -484,6 +484,74 @@ static PyObject *py_index_keys_plausible(PyObject *self, PyObject *const *args,
     Py_RETURN_TRUE;
 }
 
+/* One key attribute of a table key, when it is plainly valid: the single-tag value of the
+ * attribute's type, non-empty, within the size limit (an N of canonical text is at most 21
+ * bytes). Returns the tag and sets *raw, *n (and *tmp as key_raw does); 0 when in doubt. */
+static int plain_key_part(PyObject *item, PyObject *name, PyObject *attributes, size_t limit,
+                          const char **raw, Py_ssize_t *n, PyObject **tmp) {
+    *tmp = NULL;
+    PyObject *tagobj = PyDict_GetItemWithError(attributes, name);
+    PyObject *v = PyDict_GetItemWithError(item, name);
+    if (!tagobj || !v || !PyDict_Check(v) || PyDict_GET_SIZE(v) != 1) return 0;
+    PyObject *x = PyDict_GetItemWithError(v, tagobj);
+    if (!x) return 0;
+    int tag = key_tag(tagobj);
+    if (!tag) {
+        PyErr_Clear();
+        return 0;
+    }
+    if ((tag == 'B') != (PyBytes_CheckExact(x) != 0)) return 0;
+    if (tag != 'B' && !PyUnicode_CheckExact(x)) return 0;
+    *raw = key_raw(tag, x, n, tmp);
+    if (!*raw) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (tag == 'N' ? *n > 64 : (*n == 0 || (size_t)*n > limit)) {
+        Py_CLEAR(*tmp);
+        return 0;
+    }
+    return tag;
+}
+
+/* table_key(attributes, hash key, range key or None, item) -> bytes | None: the storage key
+ * of a table item or key (engine/table/schema.py storage_key) when its key attributes are
+ * plainly valid; None sends the caller to the Python rules, which name what is wrong. */
+static PyObject *py_table_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "table_key(attributes, hash_key, range_key, item)");
+        return NULL;
+    }
+    const char *pp = NULL, *sp = NULL;
+    Py_ssize_t pn = 0, sn = 0;
+    PyObject *t1 = NULL, *t2 = NULL, *out = NULL;
+    int pt = plain_key_part(args[3], args[1], args[0], 2048, &pp, &pn, &t1);
+    int st = 0;
+    if (pt && args[2] != Py_None) {
+        st = plain_key_part(args[3], args[2], args[0], 1024, &sp, &sn, &t2);
+        if (!st) pt = 0;
+    }
+    if (pt) {
+        size_t need = 4 + 2 * (size_t)pn + 2 + 2 * (size_t)sn + 2 + SHALE_KEY_NUMBER_MAX;
+        uint8_t stack[1024];
+        uint8_t *buf = need <= sizeof stack ? stack : PyMem_Malloc(need);
+        if (!buf) {
+            PyErr_NoMemory();
+        } else {
+            int64_t len = shale_key_encode_primary(pt, (const uint8_t *)pp, (size_t)pn, st,
+                                                   (const uint8_t *)sp, (size_t)sn, buf);
+            if (len >= 0) out = PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)len);
+            if (buf != stack) PyMem_Free(buf);
+        }
+    }
+    Py_XDECREF(t1);
+    Py_XDECREF(t2);
+    if (out || PyErr_Occurred()) return out;
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef codec_methods[] = {
     {"encode_key_value", (PyCFunction)(void (*)(void))py_encode_key_value, METH_FASTCALL,
      "encode_key_value(tag, value) -> bytes"},
@@ -495,6 +563,8 @@ static PyMethodDef codec_methods[] = {
      "index_entries(plan, item, skey, value, whole, ops, changes) -> entries staged"},
     {"index_keys_plausible", (PyCFunction)(void (*)(void))py_index_keys_plausible,
      METH_FASTCALL, "index_keys_plausible(checks, item) -> bool"},
+    {"table_key", (PyCFunction)(void (*)(void))py_table_key, METH_FASTCALL,
+     "table_key(attributes, hash_key, range_key, item) -> bytes | None"},
 };
 
 void *shale_codec_functions(void) {

@@ -40,12 +40,13 @@ int64_t shale_key_encode_primary(int pk_tag, const uint8_t *pk, size_t pkn, int 
 
 /* CPython entry points of the key codec: returns a new reference to the tuple
  * (encode_key_value, encode_primary_key, decode_key_value, index_entries,
- * index_keys_plausible) of CPython
+ * index_keys_plausible, table_key) of CPython
  * functions, as a void pointer because cffi declarations cannot name PyObject. Called once
  * at import; takes the GIL itself. Calls to these functions bypass cffi, which is what keeps
  * a key encode well under a microsecond. index_entries stages the entries of a new item in
  * the indexes keyed like tables, index_keys_plausible is the quick test of an item's index
- * key values (see their comments in keycodec.c). */
+ * key values, table_key a table key validated and encoded at once (see their comments in
+ * keycodec.c). */
 void *shale_codec_functions(void);
 
 #endif

@@ -52,6 +52,7 @@ from .native_keys import (
     index_entries,
     index_keys_plausible,
     partition_hash,
+    table_key,
 )
 from .native_merge import Merger, bloom_build, bloom_may_contain, lower_bound
 
@@ -92,4 +93,5 @@ __all__ = [
     "py_hash_prefix",
     "py_lower_bound",
     "py_partition_hash",
+    "table_key",
 ]

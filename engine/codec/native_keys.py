@@ -28,6 +28,7 @@ __all__ = [
     "index_entries",
     "index_keys_plausible",
     "partition_hash",
+    "table_key",
 ]
 
 _hash = lib.shale_key_hash
@@ -53,6 +54,9 @@ def _fetch_codec_functions() -> tuple:
     # (checks, item) -> bool: False if an attribute of some (attribute, tag, ...) in checks
     # is held by item but not as a non-empty value of that tag (engine.index's key check)
     index_keys_plausible,
+    # (attributes, hash key, range key or None, item) -> bytes | None: the storage key when
+    # the item's key attributes are plainly valid, else None (engine.table's storage_key)
+    table_key,
 ) = _fetch_codec_functions()
 
 

@@ -18,7 +18,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
-from engine.codec import decode_primary_key, encode_primary_key
+from engine.codec import decode_primary_key, encode_primary_key, table_key
 from engine.errors import ValidationException
 from engine.model import validate_key_value
 
@@ -151,6 +151,14 @@ def storage_key(d: TableDef, key: dict, *, what: str = "key") -> bytes:
     DynamoDB's messages. Extra attributes are the caller's concern.
     Raises ValidationException.
     """
+    skey = table_key(d.attributes, d.hash_key, d.range_key, key)
+    if skey is not None:  # plainly valid: validated and encoded in one native call
+        return skey
+    return py_storage_key(d, key, what=what)
+
+
+def py_storage_key(d: TableDef, key: dict, *, what: str = "key") -> bytes:
+    """:func:`storage_key` by the Python rules alone (the oracle of its native half)."""
     hk = key.get(d.hash_key)
     if hk is None:
         raise ValidationException(
