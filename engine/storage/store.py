@@ -521,6 +521,8 @@ class Store:
                     self._last_ts = ts
                     self._user_bytes_written += klen + vlen
                     self._wal_bytes_written += len(data)
+                    self._batches_written += 1
+                    self._write_groups += 1
                     return seq
         body = _pack_op(KIND_VALUE, ksid, klen) + key + _pack_len(vlen) + value
         return self._commit(_Writer(((KIND_VALUE, ksid, key, value),), body, klen + vlen))
@@ -547,6 +549,25 @@ class Store:
         ops, body, user_bytes = encoded
         if not ops:
             return self._visible_seq
+        if self._fast_path:
+            # The uncontended, non-fsync case, inlined as in put: _write_group's steps for
+            # a group of one, under the mutex.
+            with self._mutex:
+                generation = self._active
+                if not self._writers and generation.size_bytes < self._memtable_bytes:
+                    seq = self._last_seq + 1
+                    now = _time_ns() // 1000
+                    ts = now if now > self._last_ts else self._last_ts
+                    data = encode_record(seq, ts, len(ops), body)
+                    self._wal.append(data)
+                    generation.apply(seq, ts, ops)
+                    self._last_seq = self._visible_seq = seq
+                    self._last_ts = ts
+                    self._user_bytes_written += user_bytes
+                    self._wal_bytes_written += len(data)
+                    self._batches_written += 1
+                    self._write_groups += 1
+                    return seq
         return self._commit(_Writer(ops, body, user_bytes))
 
     def _check_writable(self) -> None:
