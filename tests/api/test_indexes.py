@@ -178,6 +178,16 @@ def test_bad_global_index_definitions_are_refused(ddb):
         "One or more parameter values were invalid: ProvisionedThroughput must be specified "
         "for index: gs1"
     )
+    with raises("ValidationException") as e:
+        create(
+            ddb,
+            gsis=[gsi("inc", ["g"], projection="INCLUDE")],
+            types={"pk": "S", "sk": "N", "g": "S"},
+        )
+    assert err(e) == (
+        "One or more parameter values were invalid: "
+        "ProjectionType is INCLUDE, but NonKeyAttributes is not specified"
+    )
     five = {f"h{i}": "S" for i in range(5)}
     with raises("ValidationException") as e:
         create(ddb, gsis=[gsi("gs1", list(five))], types={"pk": "S", "sk": "N", **five})
@@ -191,7 +201,10 @@ def test_bad_global_index_definitions_are_refused(ddb):
             ],
             types={"pk": "S", "sk": "N", "g": "S"},
         )
-    assert "exceeds the limit of 100" in err(e)
+    assert err(e) == (
+        "One or more parameter values were invalid: "
+        "Number of projected attributes in all indexes exceeds limit of 100"
+    )
     assert ddb.list_tables()["TableNames"] == []
 
 
