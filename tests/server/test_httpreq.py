@@ -153,42 +153,45 @@ def mutated(draw) -> bytes:
     return bytes(data)
 
 
-_NAMES = st.one_of(
-    st.sampled_from(
-        ["Host", "content-type", "X-Amz-Target", "CONTENT-LENGTH", "content-length", "Expect",
-         "Connection", "x-amz-date", "Authorization", "content-encoding", "a", "X-Empty"]
-    ),
+_PLAIN_NAMES = ["Host", "content-type", "X-Amz-Target", "x-amz-date", "Authorization",
+                "User-Agent", "content-encoding", "a", "X-Custom_1", "Accept", "x-y.z"]  # fmt: skip
+_PLAIN_VALUES = st.text(st.sampled_from("aZ09-_./;=,+ \t"), min_size=1, max_size=12)
+_ODD_NAMES = st.one_of(
+    st.sampled_from(["CONTENT-LENGTH", "content-length", "Expect", "Connection", "Host"]),
     st.text(st.sampled_from("abcXYZ-_!#~ :\t\r\n\x00é"), min_size=0, max_size=6),
-)  # fmt: skip
-_VALUES = st.one_of(
-    st.sampled_from(["", "0", "5", "00", "12345678901", "x", "close", "keep-alive", "chunked"]),
+)
+_ODD_VALUES = st.one_of(
+    st.sampled_from(["", "0", "5", "00", "12345678901", "close", "keep-alive", "chunked"]),
     st.text(st.sampled_from("aZ09 \t,;=/\r\n\x00\x7fé"), max_size=8),
 )
 
 
 @st.composite
 def structured(draw) -> bytes:
-    """A request built field by field, each field mostly plausible."""
-    method = draw(st.sampled_from([b"POST", b"GET", b"PUT", b"post", b"HEAD"]))
+    """A request built field by field: mostly of the plain form, now and then not."""
+    method = draw(st.sampled_from([b"POST", b"POST", b"GET", b"GET", b"PUT", b"post", b"HEAD"]))
     target = draw(
         st.one_of(
             st.just(b"/"),
-            st.binary(max_size=10).map(lambda b: b"/" + b),
             st.text(st.sampled_from("/?=&%#abc~.!$'()*+,;:@"), max_size=10).map(
-                lambda t: t.encode()
+                lambda t: b"/" + t.encode()
             ),
+            st.binary(max_size=10).map(lambda b: b"/" + b),
         )
     )
-    version = draw(st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/1.2", b"http/1.1"]))
+    version = draw(st.sampled_from([b"HTTP/1.1"] * 4 + [b"HTTP/1.0", b"HTTP/1.2", b"http/1.1"]))
     lines = [method + b" " + target + b" " + version]
-    for _ in range(draw(st.integers(0, 6))):
-        name = draw(_NAMES).encode("latin-1", "replace")
-        value = draw(_VALUES).encode("latin-1", "replace")
-        space = draw(st.sampled_from([b"", b" ", b"  ", b"\t", b" \t"]))
-        lines.append(name + b":" + space + value)
+    for name in draw(st.lists(st.sampled_from(_PLAIN_NAMES), unique=True, max_size=6)):
+        odd = draw(st.integers(0, 7)) == 0  # now and then an odd name or value
+        if odd and draw(st.booleans()):
+            name = draw(_ODD_NAMES)
+        value = draw(_ODD_VALUES if odd else _PLAIN_VALUES).strip(" \t" if not odd else "")
+        space = draw(st.sampled_from([b" ", b" ", b" ", b"", b"  ", b"\t", b" \t"]))
+        lines.append(name.encode("latin-1", "replace") + b":" + space + value.encode("latin-1"))
     body = draw(st.binary(max_size=12))
     if draw(st.booleans()):
-        lines.append(b"Content-Length: %d" % (len(body) + draw(st.sampled_from([0, 0, 0, -1, 1]))))
+        delta = draw(st.sampled_from([0, 0, 0, 0, -1, 1]))
+        lines.append(b"Content-Length: %d" % (len(body) + delta))
     data = b"\r\n".join(lines) + b"\r\n\r\n" + body
     return data + draw(st.sampled_from([b"", GET, REQUEST, b"X"]))
 
