@@ -139,18 +139,31 @@ static inline int tag_of(PyObject *k, PyObject *v) {
     return 0;
 }
 
-/* tag_of, falling back to comparing text for tags that are equal but not the interned object. */
+/* tag_of, falling back to the text for tags that are equal but not the interned object (a
+ * JSON parser's keys need not be: json.loads makes its own "S"). */
 static int tag_of_slow(PyObject *k, PyObject *v) {
     int t = tag_of(k, v);
-    if (t || !PyUnicode_CheckExact(k)) return t;
-    for (int i = T_S; i <= T_M; i++) {
-        if (PyUnicode_Compare(k, k_tag[i]) == 0) {
-            if (i == T_FALSE || i == T_TRUE) return v == Py_True ? T_TRUE : T_FALSE;
-            return i;
-        }
+    if (t || !PyUnicode_CheckExact(k) || !PyUnicode_IS_ASCII(k)) return t;
+    const char *s = (const char *)PyUnicode_1BYTE_DATA(k);
+    switch (PyUnicode_GET_LENGTH(k)) {
+        case 1:
+            switch (s[0]) {
+                case 'S': return T_S;
+                case 'N': return T_N;
+                case 'B': return T_B;
+                case 'L': return T_L;
+                case 'M': return T_M;
+                default: return 0;
+            }
+        case 2:
+            if (s[1] != 'S') return 0;
+            return s[0] == 'S' ? T_SS : s[0] == 'N' ? T_NS : s[0] == 'B' ? T_BS : 0;
+        case 4:
+            if (memcmp(s, "BOOL", 4) == 0) return v == Py_True ? T_TRUE : T_FALSE;
+            return memcmp(s, "NULL", 4) == 0 ? T_NULL : 0;
+        default:
+            return 0;
     }
-    PyErr_Clear();
-    return 0;
 }
 
 /* --- sizes ----------------------------------------------------------------------------------- */
@@ -261,7 +274,7 @@ static PyObject *validate(PyObject *item, Py_ssize_t *size_out) {
             Py_ssize_t p2 = 0;
             PyObject *k, *v;
             PyDict_Next(value, &p2, &k, &v);
-            switch (tag_of(k, v)) {
+            switch (tag_of_slow(k, v)) {
                 case T_S:
                     if (PyUnicode_CheckExact(v)) vsize = utf8_len(v);
                     break;

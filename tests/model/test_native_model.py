@@ -333,3 +333,32 @@ _key_texts = st.one_of(
 @settings(max_examples=800, deadline=None)
 def test_key_value_fast_path_agrees_with_the_general_one(value, expected, is_pk):
     assert _key_outcome(value, expected, is_pk) == _key_outcome_reference(value, expected, is_pk)
+
+
+def test_values_a_json_parser_made_are_validated_natively():
+    """json.loads makes its own "S" and "BOOL" keys (not the interned tags): the native
+    validator must still recognise them rather than hand every value to Python."""
+    import json
+
+    from engine.codec import native_items
+    from engine.model.size import item_size_py
+    from engine.model.values import validate_value
+
+    calls = []
+
+    def counting(value, depth=0):
+        calls.append(value)
+        return validate_value(value, depth)
+
+    item = json.loads(
+        '{"a": {"S": "x"}, "b": {"N": "1.5"}, "c": {"BOOL": true}, "d": {"NULL": true},'
+        ' "e": {"B": "AA=="}}'
+    )
+    item["e"] = {"B": b"\x00"}  # JSON has no bytes; the wire layer decodes base64
+    native_items.configure(InternalServerError, counting, validate_item_py, item_size_py)
+    try:
+        out, size = validate_sized_item(item)
+    finally:
+        native_items.configure(InternalServerError, validate_value, validate_item_py, item_size_py)
+    assert calls == []
+    assert out == item and size == item_size_py(item)
