@@ -7,10 +7,11 @@ WAL write and (in `sync` durability) one fdatasync, then applies them to the act
 memtables and publishes the last seqno. Readers see a batch whole or not at all because
 they filter by the published seqno.
 
-Durability: `sync` acknowledges after fdatasync; `group` after the write(), with a
-syncer thread fdatasyncing at most every `group_commit_ms`; `off` never fsyncs the WAL
-(a process crash loses nothing, a power loss may). SSTables and the catalog are always
-fsynced before they are relied upon.
+Durability: `sync` acknowledges after fdatasync; `group` once the record is in the page
+cache (copied into a shared map of the WAL segment), with a syncer thread fdatasyncing at
+most every `group_commit_ms`; `off` never fsyncs the WAL. In `group` and `off` a process
+crash loses nothing; a power loss may lose what was not yet synced. SSTables and the
+catalog are always fsynced before they are relied upon.
 
 Memtables. All keyspaces' memtables form one generation backed by its own WAL
 segments. When the active generation passes `memtable_bytes` it becomes immutable and a
@@ -752,14 +753,14 @@ class Store:
 
     def _new_wal(self, number: int) -> WALWriter:
         """A writer for the new segment `number`: preallocated zeros when every commit
-        syncs, a memory map when none does (see WALWriter), plain appends otherwise."""
+        syncs, a memory map otherwise (see WALWriter)."""
         return WALWriter(
             self.fs,
             self._wal_path(number),
             number,
             create=True,
             prealloc_bytes=self._wal_prealloc,
-            mapped=self.options.durability == "off",
+            mapped=self.options.durability != "sync",
         )
 
     def _rotate(self) -> None:
@@ -1001,7 +1002,7 @@ class Store:
             if value:
                 setattr(self, attr, getattr(self, attr) - value)
                 self._stats[name] += value
-                if name == "wal_bytes_written" and self.options.durability == "off":
+                if name == "wal_bytes_written" and self.options.durability != "sync":
                     # Copied into a memory map (see WALWriter), never passed to write(2).
                     self._stats["wal_bytes_mapped"] += value
 

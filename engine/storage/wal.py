@@ -19,8 +19,9 @@ which skips to the next record that verifies and reports every byte range it dro
 
 `WALWriter` writes records into zeros preallocated ahead of them; a failed write or
 sync zeroes the bytes after the last good record again, so a later record never lands
-after garbage. A mapped writer (durability `off`) copies records into a shared memory
-map of space reserved with fallocate, which costs no system call per record and, like
+after garbage. A mapped writer (durability `off` and `group`) copies records into a
+shared memory map of space reserved with fallocate, which costs no system call per
+record and, like
 a write(2), survives a crash of the process (the pages belong to the kernel).
 Thread-safety: a WALWriter is driven by one thread at a time (the group-commit leader),
 except `sync`, which the group-commit syncer may call concurrently.
@@ -240,15 +241,18 @@ class WALWriter:
     closed. It doubles the WAL's device writes, so it is only worth it where every
     commit syncs: with `prealloc_bytes=0` records are simply appended.
 
-    With `mapped=True` (for durability `off`, where nothing waits for a sync) space is
-    reserved with fallocate (doubling from `MAPPED_FIRST_BYTES` up to
+    With `mapped=True` (durability `off` and `group`, where no commit waits for a sync)
+    space is reserved with fallocate (doubling from `MAPPED_FIRST_BYTES` up to
     `MAPPED_EXTEND_BYTES` at a time, so small segments stay small) and records are copied
     into a shared memory map of it: a put then makes no system call, where a pwrite
     cost about 1 us of CPU here (a third of an unsynced put). The reserved blocks are
     what keeps a store into the map from ever faulting for lack of space (SIGBUS); a
     failed reservation raises OSError before any byte of the record is written. Data
     copied into the map is in the page cache at once, so a killed process loses
-    nothing and readers of the file (recovery, the flush job) see it.
+    nothing and readers of the file (recovery, the flush job) see it; `sync` (group's
+    syncer) fdatasyncs the file, which on Linux writes back pages dirtied through a
+    shared map like written ones. In a server under load (group durability) the map
+    took PutItem from 29.1 to 25.5 us of server CPU (34.8k to 40.0k requests/s).
     """
 
     def __init__(

@@ -164,11 +164,13 @@ def test_sigkilled_sync_writer_loses_no_acknowledged_batch(tmp_path, background,
         assert stats["flushes"] > 10 and stats["compactions"] > 0, stats
 
 
-def test_sigkilled_unsynced_writer_loses_no_acknowledged_batch(tmp_path):
-    # durability="off" writes the WAL through a memory map: a killed process must still
-    # lose nothing (the pages are the kernel's), only a power loss may.
+@pytest.mark.parametrize("durability", ["off", "group"])
+def test_sigkilled_unsynced_writer_loses_no_acknowledged_batch(tmp_path, durability):
+    # durability "off" and "group" write the WAL through a memory map: a killed process
+    # must still lose nothing (the pages are the kernel's); only a power loss may, and in
+    # "group" only what the syncer had not yet fdatasynced.
     tally = run_crash_cycles(
-        str(tmp_path / "store"), cycles=15, seed=5, background="process", durability="off"
+        str(tmp_path / "store"), cycles=15, seed=5, background="process", durability=durability
     )
     assert tally["batches"] > 30 * 15, tally
 

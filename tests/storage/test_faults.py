@@ -4,6 +4,7 @@ error, nothing acknowledged is lost, the failed write is never visible, and once
 fault clears the store works again and everything survives a reopen."""
 
 import errno
+import time
 
 import pytest
 from storage_helpers import check_levels, dump, open_small
@@ -76,27 +77,40 @@ def test_failed_wal_write_or_sync_reports_and_loses_nothing_acknowledged(
     check_reopened(store_dir, model, failed)
 
 
-def test_group_mode_write_failure_is_reported_and_store_recovers(store_dir):
+def test_group_mode_sync_failure_refuses_writes_until_resumed(store_dir):
+    # durability="group" acknowledges a write once it is in the mapped WAL; the syncer's
+    # fdatasync failing is a background error: writes are refused until resume(), and
+    # nothing acknowledged is lost.
     fs = FaultInjectingFS()
     model: dict[bytes, bytes] = {}
     with open_small(store_dir, durability="group", fs=fs, **BIG_MEMTABLE) as store:
         store.create_keyspace("a")
         put_many(store, 0, 10, model)
-        fs.arm("write", errno.ENOSPC, partial=3)
-        with pytest.raises(OSError):
-            store.put("a", b"failed", b"never")
-        assert store.get("a", b"failed") is None
-        put_many(store, 10, 10, model)
-    check_reopened(store_dir, model, [b"failed"])
+        fs.arm("fdatasync", errno.EIO, count=None)
+        deadline = time.monotonic() + 10
+        while store.stats()["background_error"] is None and time.monotonic() < deadline:
+            try:
+                put_many(store, 10, 1, model)  # gives the syncer something to sync
+            except BackgroundError:
+                break  # the error landed between the check and the put
+            time.sleep(0.002)
+        assert store.stats()["background_error"] is not None
+        with pytest.raises(BackgroundError):
+            store.put("a", b"refused", b"x")
+        fs.clear()
+        store.resume()
+        put_many(store, 20, 10, model)
+    check_reopened(store_dir, model, [b"refused"])
 
 
-def test_unsynced_wal_reservation_failure_is_reported_and_store_recovers(store_dir):
-    # durability="off" copies records into space reserved ahead with fallocate: a failed
-    # reservation (ENOSPC) fails the put before any byte is written, never later.
+@pytest.mark.parametrize("durability", ["off", "group"])
+def test_unsynced_wal_reservation_failure_is_reported_and_store_recovers(store_dir, durability):
+    # durability "off" and "group" copy records into space reserved ahead with fallocate:
+    # a failed reservation (ENOSPC) fails the put before any byte is written, never later.
     fs = FaultInjectingFS()
     model: dict[bytes, bytes] = {}
     big = b"x" * (300 << 10)  # past the first reservation: the WAL must extend for it
-    with open_small(store_dir, durability="off", fs=fs, **BIG_MEMTABLE) as store:
+    with open_small(store_dir, durability=durability, fs=fs, **BIG_MEMTABLE) as store:
         store.create_keyspace("a")
         put_many(store, 0, 10, model)
         fs.arm("fallocate", errno.ENOSPC, count=2)
