@@ -15,7 +15,6 @@
 #include "keycodec.h"
 #include "itemcodec.h"
 #include "walframe.h"
-#include "httpreq.h"
 #include "batchops.h"
 
 #endif

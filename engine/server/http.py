@@ -4,19 +4,8 @@ Why not uvicorn: behind uvicorn's ASGI interface every request costs message dic
 awaited ``send`` calls and a task, which on this workload was most of the server's CPU
 (a canned-``{}`` ASGI app topped out near 4k requests/s a core). Here a request is parsed
 by httptools (llhttp, the parser uvicorn uses too) straight into a :class:`Request` and
-answered with one ``transport.write``.
-
-The common case skips even httptools: a whole request of the plain form SDKs send (GET or
-POST, HTTP/1.1, Content-Length or no body, no Expect/Connection/Upgrade/Transfer-Encoding,
-no repeated or unusual header) is parsed by one C call (csrc/httpreq.c) into the same
-Request. httptools' callbacks (one Python call per header, then the body, then the end)
-cost 4.2 us a request in-process against 1.5 us for the C call and the Request; under
-raw load (bench/serve_load.py, the two builds alternating in one run) server CPU went
-from 42 to 32 us a PutItem and from 35 to 29 us a GetItem. Anything else, or a request
-not wholly in the bytes received, goes to httptools from its first byte, so httptools
-still decides every unusual or malformed case; the C parser only ever accepts a subset
-of what httptools accepts, parsed identically, which tests/server/test_httpreq.py holds
-it to (differentially, on random and mutated requests).
+answered with one ``transport.write``; nothing is hand-parsed but the response head we
+write ourselves.
 
 What a connection does:
 
@@ -57,7 +46,6 @@ Thread-safety: everything here runs on the event loop thread.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import time
 from collections import deque
@@ -65,8 +53,6 @@ from collections.abc import Callable
 from email.utils import formatdate
 
 import httptools
-
-from engine._native import ffi, lib
 
 __all__ = ["MAX_PIPELINED", "Connection", "HTTPServer", "Request"]
 
@@ -108,19 +94,6 @@ class Request:
         self.keep_alive = True
 
 
-def _fetch_parser() -> Callable:
-    ptr = lib.shale_http_functions()
-    if ptr == ffi.NULL:
-        raise ImportError("engine._native: the HTTP request parser failed to initialise")
-    # The C side returned a new reference that is deliberately kept for the process lifetime.
-    return ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value[0]
-
-
-# parse_request(data, start, max_head, max_body) -> (method, path, query, headers, body,
-# end) for a whole request of the plain form at data[start:], else None (httptools' case):
-# see csrc/httpreq.h.
-_parse_request = _fetch_parser()
-
 Handler = Callable[[Request, "Connection"], None]
 ErrorReply = Callable[[int], tuple[bytes, bytes, bytes]]
 
@@ -140,7 +113,6 @@ class Connection(asyncio.Protocol):
         self.read_paused = False
         self.write_paused = False
         self.in_message = False  # between the first byte of a request and its end
-        self.closes_after = False  # a request without keep-alive was read: no more follow
         self.discarding = False  # a 413 was sent: drop the rest of the body, then close
         self.discarded = 0
         self.owed_error = 0  # status of a protocol error to answer once the owed answer is out
@@ -168,20 +140,6 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_seen = _monotonic()
-        if not (self.in_message or self.discarding or self.closing or self.closes_after):
-            # The common case in one C call (csrc/httpreq.c): whole requests of the plain
-            # form SDKs send. The rest of the data, from the first request it leaves
-            # alone, goes to httptools, which decides every other case.
-            start = 0
-            size = len(data)
-            max_body = self.server.max_body_bytes
-            while (parsed := _parse_request(data, start, MAX_HEAD_BYTES, max_body)) is not None:
-                method, path, query, headers, body, start = parsed
-                self._queue(Request(method, path, query, headers, body))
-                if start == size or self.closing:
-                    return  # (closing: what follows is not served, as on_message_complete)
-            if start:
-                data = data[start:]
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -294,11 +252,6 @@ class Connection(asyncio.Protocol):
         )
         if not self.parser.should_keep_alive():
             request.keep_alive = False
-            # llhttp refuses anything after such a request; the C parser must not serve it.
-            self.closes_after = True
-        self._queue(request)
-
-    def _queue(self, request: Request) -> None:
         self.pending.append(request)
         if len(self.pending) > MAX_PIPELINED:
             self._pause_reading()
