@@ -4,6 +4,7 @@
 #include <Python.h>
 
 #include "batchops.h"
+#include "pyfuncs.h"
 
 #include <string.h>
 
@@ -236,16 +237,8 @@ void *shale_batch_functions(void) {
     kind_objs[0] = PyLong_FromLong(KIND_TOMBSTONE);
     kind_objs[1] = PyLong_FromLong(KIND_VALUE);
     if (s_tables && s_table && s_data && s_new && s_keep_older && kind_objs[0] && kind_objs[1]) {
-        int n = (int)(sizeof batch_methods / sizeof batch_methods[0]);
-        out = PyTuple_New(n);
-        for (int i = 0; out && i < n; i++) {
-            PyObject *f = PyCFunction_New(&batch_methods[i], NULL);
-            if (!f) {
-                Py_CLEAR(out);
-                break;
-            }
-            PyTuple_SET_ITEM(out, i, f);
-        }
+        out = shale_function_tuple(batch_methods,
+                                   (int)(sizeof batch_methods / sizeof batch_methods[0]));
     }
     PyGILState_Release(g);
     return out;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "itemcodec.h"
+#include "pyfuncs.h"
 
 /* Presized dicts save the resizes of a 10+ attribute item; CPython 3.13 made the function
  * internal, so there a plain dict is built. */
@@ -891,17 +892,7 @@ void *shale_item_functions(void) {
         if (!k_tag[i]) k_tag[i] = PyUnicode_InternFromString(names[i]);
         if (!k_tag[i]) goto done;
     }
-    int n = (int)(sizeof item_methods / sizeof item_methods[0]);
-    out = PyTuple_New(n);
-    if (!out) goto done;
-    for (int i = 0; i < n; i++) {
-        PyObject *f = PyCFunction_New(&item_methods[i], NULL);
-        if (!f) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        PyTuple_SET_ITEM(out, i, f);
-    }
+    out = shale_function_tuple(item_methods, (int)(sizeof item_methods / sizeof item_methods[0]));
 done:
     PyGILState_Release(g);
     return out;

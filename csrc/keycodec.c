@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "keycodec.h"
+#include "pyfuncs.h"
 
 #define N_NEG 1
 #define N_ZERO 2
@@ -569,18 +570,8 @@ static PyMethodDef codec_methods[] = {
 
 void *shale_codec_functions(void) {
     PyGILState_STATE g = PyGILState_Ensure();
-    int n = (int)(sizeof codec_methods / sizeof codec_methods[0]);
-    PyObject *out = PyTuple_New(n);
-    if (!out) goto done;
-    for (int i = 0; i < n; i++) {
-        PyObject *f = PyCFunction_New(&codec_methods[i], NULL);
-        if (!f) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        PyTuple_SET_ITEM(out, i, f);
-    }
-done:
+    PyObject *out =
+        shale_function_tuple(codec_methods, (int)(sizeof codec_methods / sizeof codec_methods[0]));
     PyGILState_Release(g);
     return out;
 }

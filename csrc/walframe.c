@@ -4,6 +4,7 @@
 #include <Python.h>
 
 #include "walframe.h"
+#include "pyfuncs.h"
 
 #include <string.h>
 
@@ -174,18 +175,8 @@ static PyMethodDef wal_methods[] = {
 void *shale_wal_functions(void) {
     PyGILState_STATE g = PyGILState_Ensure();
     if (!crc_ready) crc_init();
-    int n = (int)(sizeof wal_methods / sizeof wal_methods[0]);
-    PyObject *out = PyTuple_New(n);
-    if (out) {
-        for (int i = 0; i < n; i++) {
-            PyObject *f = PyCFunction_New(&wal_methods[i], NULL);
-            if (!f) {
-                Py_CLEAR(out);
-                break;
-            }
-            PyTuple_SET_ITEM(out, i, f);
-        }
-    }
+    PyObject *out =
+        shale_function_tuple(wal_methods, (int)(sizeof wal_methods / sizeof wal_methods[0]));
     PyGILState_Release(g);
     return out;
 }

@@ -9,9 +9,8 @@ twins the C code hands its slow paths to. They hold the GIL and are thread-safe.
 
 from __future__ import annotations
 
-import ctypes
-
-from engine._native import ffi, lib
+from engine._native import lib
+from engine.codec.capi import python_functions
 
 __all__ = [
     "configure",
@@ -26,14 +25,6 @@ __all__ = [
 ]
 
 
-def _fetch() -> tuple:
-    ptr = lib.shale_item_functions()
-    if ptr == ffi.NULL:
-        raise ImportError("engine._native: the item entry points failed to initialise")
-    # The C side returned a new reference that is deliberately kept for the process lifetime.
-    return ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
-
-
 (
     configure,  # (error class, validate_value, validate_item twin, item_size twin) -> None
     encode_item,  # (item) -> bytes
@@ -44,4 +35,4 @@ def _fetch() -> tuple:
     item_size,  # (normalised item) -> int
     validate_sized_item,  # (item) -> (normalised item, size)
     decode_page,  # (rows, limit, max_bytes, accept, keep) -> (items, count, scanned, size, k, v)
-) = _fetch()
+) = python_functions(lib.shale_item_functions, "item")

@@ -13,9 +13,8 @@ are thread-safe. ``partition_hash`` goes through cffi.
 
 from __future__ import annotations
 
-import ctypes
-
-from engine._native import ffi, lib
+from engine._native import lib
+from engine.codec.capi import python_functions
 
 __all__ = [
     "decode_key_value",
@@ -34,14 +33,6 @@ __all__ = [
 _hash = lib.shale_key_hash
 
 
-def _fetch_codec_functions() -> tuple:
-    ptr = lib.shale_codec_functions()
-    if ptr == ffi.NULL:
-        raise ImportError("engine._native: the codec entry points failed to initialise")
-    # The C side returned a new reference that is deliberately kept for the process lifetime.
-    return ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
-
-
 (
     encode_key_value,  # (tag, value) -> bytes
     encode_primary_key,  # (pk_tag, pk[, sk_tag, sk]) -> bytes; sk_tag None: no sort key
@@ -57,7 +48,7 @@ def _fetch_codec_functions() -> tuple:
     # (attributes, hash key, range key or None, item) -> bytes | None: the storage key when
     # the item's key attributes are plainly valid, else None (engine.table's storage_key)
     table_key,
-) = _fetch_codec_functions()
+) = python_functions(lib.shale_codec_functions, "codec")
 
 
 def encode_key_values(values: list[tuple[str, str | bytes]]) -> bytes:

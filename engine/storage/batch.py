@@ -8,10 +8,10 @@ one seqno.
 Thread-safety: a WriteBatch is not shared between threads while it is being filled.
 """
 
-import ctypes
 from collections.abc import Iterator
 
-from engine._native import ffi, lib
+from engine._native import lib
+from engine.codec.capi import python_functions
 from engine.storage.format import KIND_TOMBSTONE, KIND_VALUE, OP_HEADER, VALUE_LEN
 
 _unpack_op = OP_HEADER.unpack_from  # 9 bytes
@@ -122,17 +122,9 @@ def decode_ops(
     return ops
 
 
-def _fetch_native() -> tuple:
-    ptr = lib.shale_batch_functions()
-    if ptr == ffi.NULL:
-        raise ImportError("engine._native: the write batch entry points failed to initialise")
-    # A new reference, kept for the life of the process.
-    return ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
-
-
 #: ``encode_batch(batch.ops, ksids) -> (ops, body, user bytes) | None`` (csrc/batchops.c):
 #: a batch's (kind, keyspace id, key, value) operations and their WAL body (encode_ops's
 #: encoding) in one call; None when a keyspace is not in ``ksids``.
 #: ``apply_ops(generation, seqno, ops) -> bytes added``: MemtableGeneration.apply's loop
 #: (its twin is MemtableGeneration.py_apply).
-encode_batch, apply_ops = _fetch_native()
+encode_batch, apply_ops = python_functions(lib.shale_batch_functions, "write batch")

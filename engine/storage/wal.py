@@ -27,7 +27,6 @@ Thread-safety: a WALWriter is driven by one thread at a time (the group-commit l
 except `sync`, which the group-commit syncer may call concurrently.
 """
 
-import ctypes
 import logging
 import mmap
 import os
@@ -36,7 +35,8 @@ from typing import NamedTuple
 
 import crc32c
 
-from engine._native import ffi, lib
+from engine._native import lib
+from engine.codec.capi import python_functions
 from engine.storage.batch import decode_ops, encode_ops
 from engine.storage.errors import CorruptionError, FormatVersionError
 from engine.storage.format import (
@@ -72,17 +72,9 @@ def py_encode_put_record(seqno: int, commit_ts_us: int, ksid: int, key: bytes, v
     return py_encode_record(seqno, commit_ts_us, 1, encode_ops([(ksid, key, value)]))
 
 
-def _fetch_native() -> tuple:
-    ptr = lib.shale_wal_functions()
-    if ptr == ffi.NULL:
-        raise ImportError("engine._native: the WAL framing entry points failed to initialise")
-    # A new reference, kept for the life of the process.
-    return ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
-
-
 # Native framing (csrc/walframe.c): one call and one allocation per record, where the
 # twins above pack five headers and concatenate six times (about 0.7 us per put here).
-encode_record, encode_put_record = _fetch_native()
+encode_record, encode_put_record = python_functions(lib.shale_wal_functions, "WAL framing")
 
 
 class WALRecord(NamedTuple):
