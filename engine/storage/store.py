@@ -78,7 +78,7 @@ from engine.storage.format import (
 )
 from engine.storage.fs import FileSystem
 from engine.storage.jobs import JobOptions, JobResult
-from engine.storage.memtable import ENTRY_OVERHEAD_BYTES, MemtableGeneration
+from engine.storage.memtable import MemtableGeneration
 from engine.storage.sstable import BlockCache, FileMeta, SSTableReader
 from engine.storage.version import NUM_LEVELS, KeyspaceLevels, Version
 from engine.storage.wal import (
@@ -494,39 +494,11 @@ class Store:
             raise TypeError("key and value must be bytes")
         klen = len(key)
         vlen = len(value)
-        if self._fast_path:
-            # The uncontended, non-fsync case, inlined: the same steps as _write_group
-            # for a group of one, committed under the mutex.
-            with self._mutex:
-                generation = self._active
-                if not self._writers and generation.size_bytes < self._memtable_bytes:
-                    seq = self._last_seq + 1
-                    now = _time_ns() // 1000
-                    ts = now if now > self._last_ts else self._last_ts
-                    data = _encode_put_record(seq, ts, ksid, key, value)
-                    self._wal.append(data)
-                    table = generation.tables.get(ksid)
-                    if table is None:
-                        table = generation.table(ksid)
-                    versions = table.data
-                    old = versions.get(key)
-                    if old is None:
-                        table._new[key] = None
-                    else:
-                        table.keep_older(key, old)
-                    versions[key] = _pack_u64((seq << 8) | KIND_VALUE) + value
-                    generation.size_bytes += klen + vlen + ENTRY_OVERHEAD_BYTES
-                    generation.max_seqno = seq
-                    generation.max_commit_ts_us = ts
-                    self._last_seq = self._visible_seq = seq
-                    self._last_ts = ts
-                    self._user_bytes_written += klen + vlen
-                    self._wal_bytes_written += len(data)
-                    self._batches_written += 1
-                    self._write_groups += 1
-                    return seq
+        op = (KIND_VALUE, ksid, key, value)
+        if self._fast_path and (seq := self._commit_inline((op,), None, klen + vlen)):
+            return seq
         body = _pack_op(KIND_VALUE, ksid, klen) + key + _pack_len(vlen) + value
-        return self._commit(_Writer(((KIND_VALUE, ksid, key, value),), body, klen + vlen))
+        return self._commit(_Writer((op,), body, klen + vlen))
 
     def delete(self, keyspace: str, key: bytes) -> int:
         """Delete one key (writes a tombstone); returns the commit seqno."""
@@ -550,26 +522,36 @@ class Store:
         ops, body, user_bytes = encoded
         if not ops:
             return self._visible_seq
-        if self._fast_path:
-            # The uncontended, non-fsync case, inlined as in put: _write_group's steps for
-            # a group of one, under the mutex.
-            with self._mutex:
-                generation = self._active
-                if not self._writers and generation.size_bytes < self._memtable_bytes:
-                    seq = self._last_seq + 1
-                    now = _time_ns() // 1000
-                    ts = now if now > self._last_ts else self._last_ts
-                    data = encode_record(seq, ts, len(ops), body)
-                    self._wal.append(data)
-                    generation.apply(seq, ts, ops)
-                    self._last_seq = self._visible_seq = seq
-                    self._last_ts = ts
-                    self._user_bytes_written += user_bytes
-                    self._wal_bytes_written += len(data)
-                    self._batches_written += 1
-                    self._write_groups += 1
-                    return seq
+        if self._fast_path and (seq := self._commit_inline(ops, body, user_bytes)):
+            return seq
         return self._commit(_Writer(ops, body, user_bytes))
+
+    def _commit_inline(self, ops, body: bytes | None, user_bytes: int) -> int:
+        """The uncontended, non-fsync commit (the caller saw `_fast_path`), inlined:
+        _write_group's steps for a group of one, under the mutex. ``body`` None means one
+        put, framed by one native call. Returns the seqno, or 0 when a writer is queued or
+        the memtable is full (the caller then takes the queue)."""
+        with self._mutex:
+            generation = self._active
+            if self._writers or generation.size_bytes >= self._memtable_bytes:
+                return 0
+            seq = self._last_seq + 1
+            now = _time_ns() // 1000
+            ts = now if now > self._last_ts else self._last_ts
+            if body is None:
+                _, ksid, key, value = ops[0]
+                data = _encode_put_record(seq, ts, ksid, key, value)
+            else:
+                data = encode_record(seq, ts, len(ops), body)
+            self._wal.append(data)
+            generation.apply(seq, ts, ops)
+            self._last_seq = self._visible_seq = seq
+            self._last_ts = ts
+            self._user_bytes_written += user_bytes
+            self._wal_bytes_written += len(data)
+            self._batches_written += 1
+            self._write_groups += 1
+            return seq
 
     def _check_writable(self) -> None:
         self._check_open()
