@@ -276,6 +276,23 @@ def check_indexes(client, indexes=INDEXES):
                 assert canon(got) == canon(narrowed), (name, "range")
 
 
+def write_or_conflict(client, rng, errors) -> bool:
+    """One random write from a writer thread. Two writers may meet in one item, and
+    DynamoDB's answer is then a conflict, which is fine; any other failure goes to
+    ``errors`` (surfaced by the test's assert) and stops the writer (False)."""
+    try:
+        random_write(client, rng, bad_names=())
+    except client.exceptions.ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code not in ("TransactionConflictException", "TransactionCanceledException"):
+            errors.append(exc)
+            return False
+    except Exception as exc:
+        errors.append(exc)
+        return False
+    return True
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_indexes_equal_brute_force_after_random_writes(tmp_path, seed):
     rng = random.Random(seed)
@@ -313,20 +330,8 @@ def test_backfill_racing_writers_ends_equal_to_brute_force(tmp_path, monkeypatch
 
         def writer(seed):
             r = random.Random(seed)
-            try:
-                while not stop.is_set():
-                    try:
-                        random_write(client, r, bad_names=())
-                    except client.exceptions.ClientError as exc:
-                        # two writers may meet in one item: DynamoDB's answer is a conflict
-                        code = exc.response["Error"]["Code"]
-                        if code not in (
-                            "TransactionConflictException",
-                            "TransactionCanceledException",
-                        ):
-                            raise
-            except Exception as exc:  # surfaced by the assert below
-                errors.append(exc)
+            while not stop.is_set() and write_or_conflict(client, r, errors):
+                pass
 
         threads = [threading.Thread(target=writer, args=(s,)) for s in (11, 12)]
         for t in threads:
@@ -431,21 +436,11 @@ def test_index_counters_follow_concurrent_writes(tmp_path):
 
         def writer(seed):
             r = random.Random(seed)
-            try:
-                for _ in range(400):
-                    try:
-                        random_write(client, r, bad_names=())
-                    except client.exceptions.ClientError as exc:
-                        code = exc.response["Error"]["Code"]
-                        if code not in (
-                            "TransactionConflictException",
-                            "TransactionCanceledException",
-                        ):
-                            raise
-                    if r.random() < 0.02:
-                        index_counters(client)  # a reader meanwhile
-            except Exception as exc:  # surfaced by the assert below
-                errors.append(exc)
+            for _ in range(400):
+                if not write_or_conflict(client, r, errors):
+                    return
+                if r.random() < 0.02:
+                    index_counters(client)  # a reader meanwhile
 
         threads = [threading.Thread(target=writer, args=(s,)) for s in (21, 22, 23)]
         for t in threads:
