@@ -362,13 +362,17 @@ static PyObject *py_decode_key_value(PyObject *self, PyObject *const *args, Py_s
     return out;
 }
 
-/* index_entries(plan, item, skey, value, whole, ops, changes) -> entries staged.
- * For every (index name, keyspace, hash attribute, hash tag, range attribute or None, range
- * tag or None) of plan whose key attributes item holds with those tags: the entry key
- * encode_primary_key(hash tag, h[, range tag, r]) + skey, then ops[(keyspace, entry key)] =
- * value and changes[index name] = whole. An attribute that is missing or of another type
- * leaves the item out of that index (engine/index/entries.py entry_key, whose twin this is
- * for indexes keyed like tables). */
+/* index_entries(plan, item, skey, value, whole, ops, changes, item_size, encode_value)
+ * -> entries staged. For every (index name, keyspace, hash attribute, hash tag, range
+ * attribute or None, range tag or None, projected names or None) of plan whose key
+ * attributes item holds with those tags: the entry key encode_primary_key(hash tag, h[,
+ * range tag, r]) + skey, then ops[(keyspace, entry key)] = the entry value and
+ * changes[index name] = (1, its size, write units). With projected names None (ALL) the
+ * entry is the base value `value` and the change `whole`; otherwise the entry holds those of
+ * item's attributes, measured by item_size and encoded by encode_value(entry, size). An
+ * attribute that is missing or of another type leaves the item out of that index
+ * (engine/index/entries.py entry_key and encode_entry, whose twin this is for indexes
+ * keyed like tables). */
 static PyObject *attr_value(PyObject *item, PyObject *name, PyObject *tag) {
     PyObject *v = PyDict_GetItemWithError(item, name); /* borrowed */
     if (!v) return NULL;
@@ -379,23 +383,62 @@ static PyObject *attr_value(PyObject *item, PyObject *name, PyObject *tag) {
     return PyDict_GetItemWithError(v, tag);
 }
 
+/* The value of an entry that projects the attributes `keep` (a tuple of names) of item,
+ * and in *change its (1, size, write units); NULL with an error set. */
+static PyObject *projected_entry(PyObject *keep, PyObject *item, PyObject *item_size,
+                                 PyObject *encode_value, PyObject **change) {
+    if (!PyTuple_Check(keep)) {
+        PyErr_SetString(PyExc_TypeError, "projected names are a tuple");
+        return NULL;
+    }
+    PyObject *entry = PyDict_New();
+    if (!entry) return NULL;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(keep); j++) {
+        PyObject *name = PyTuple_GET_ITEM(keep, j);
+        PyObject *v = PyDict_GetItemWithError(item, name);
+        if ((!v && PyErr_Occurred()) || (v && PyDict_SetItem(entry, name, v) < 0)) {
+            Py_DECREF(entry);
+            return NULL;
+        }
+    }
+    PyObject *size = PyObject_CallOneArg(item_size, entry);
+    PyObject *out = size ? PyObject_CallFunctionObjArgs(encode_value, entry, size, NULL) : NULL;
+    Py_DECREF(entry);
+    Py_ssize_t n = out ? PyLong_AsSsize_t(size) : -1;
+    if (n < 0) {
+        Py_XDECREF(size);
+        Py_XDECREF(out);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a negative entry size");
+        return NULL;
+    }
+    Py_ssize_t units = (n + 1023) / 1024;
+    *change = Py_BuildValue("(iOd)", 1, size, (double)(units ? units : 1));
+    Py_DECREF(size);
+    if (!*change) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
 static PyObject *py_index_entries(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 7 || !PyTuple_Check(args[0]) || !PyDict_Check(args[1]) ||
+    if (nargs != 9 || !PyTuple_Check(args[0]) || !PyDict_Check(args[1]) ||
         !PyBytes_Check(args[2]) || !PyBytes_Check(args[3]) || !PyDict_Check(args[5]) ||
         !PyDict_Check(args[6])) {
         PyErr_SetString(PyExc_TypeError,
                         "index_entries(plan: tuple, item: dict, skey: bytes, value: bytes, "
-                        "whole, ops: dict, changes: dict)");
+                        "whole, ops: dict, changes: dict, item_size, encode_value)");
         return NULL;
     }
     PyObject *plan = args[0], *item = args[1], *skey = args[2], *value = args[3];
     PyObject *whole = args[4], *ops = args[5], *changes = args[6];
+    PyObject *item_size = args[7], *encode_value = args[8];
     Py_ssize_t staged = 0, skn = PyBytes_GET_SIZE(skey);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(plan); i++) {
         PyObject *p = PyTuple_GET_ITEM(plan, i);
-        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 6) {
-            PyErr_SetString(PyExc_TypeError, "a plan entry has six fields");
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 7) {
+            PyErr_SetString(PyExc_TypeError, "a plan entry has seven fields");
             return NULL;
         }
         PyObject *rname = PyTuple_GET_ITEM(p, 4);
@@ -441,9 +484,23 @@ static PyObject *py_index_entries(PyObject *self, PyObject *const *args, Py_ssiz
         PyObject *k = PyTuple_Pack(2, PyTuple_GET_ITEM(p, 1), nk);
         Py_DECREF(nk);
         if (!k) return NULL;
-        int rc = PyDict_SetItem(ops, k, value);
+        PyObject *keep = PyTuple_GET_ITEM(p, 6);
+        PyObject *entry_value = value, *change = whole, *owned_value = NULL, *owned_change = NULL;
+        if (keep != Py_None) {
+            owned_value = projected_entry(keep, item, item_size, encode_value, &owned_change);
+            if (!owned_value) {
+                Py_DECREF(k);
+                return NULL;
+            }
+            entry_value = owned_value;
+            change = owned_change;
+        }
+        int rc = PyDict_SetItem(ops, k, entry_value);
         Py_DECREF(k);
-        if (rc < 0 || PyDict_SetItem(changes, PyTuple_GET_ITEM(p, 0), whole) < 0) return NULL;
+        if (rc == 0) rc = PyDict_SetItem(changes, PyTuple_GET_ITEM(p, 0), change);
+        Py_XDECREF(owned_value);
+        Py_XDECREF(owned_change);
+        if (rc < 0) return NULL;
         staged++;
     }
     return PyLong_FromSsize_t(staged);
@@ -561,7 +618,8 @@ static PyMethodDef codec_methods[] = {
     {"decode_key_value", (PyCFunction)(void (*)(void))py_decode_key_value, METH_FASTCALL,
      "decode_key_value(tag, data[, pos]) -> (value, end)"},
     {"index_entries", (PyCFunction)(void (*)(void))py_index_entries, METH_FASTCALL,
-     "index_entries(plan, item, skey, value, whole, ops, changes) -> entries staged"},
+     "index_entries(plan, item, skey, value, whole, ops, changes, item_size, encode_value) "
+     "-> entries staged"},
     {"index_keys_plausible", (PyCFunction)(void (*)(void))py_index_keys_plausible,
      METH_FASTCALL, "index_keys_plausible(checks, item) -> bool"},
     {"table_key", (PyCFunction)(void (*)(void))py_table_key, METH_FASTCALL,

@@ -37,6 +37,7 @@ __all__ = [
     "check_index_keys",
     "encode_entry",
     "entry_key",
+    "kept_names",
     "partition_prefix",
     "project_entry",
     "projected_names",
@@ -169,7 +170,7 @@ def entry_key(d: TableDef, ix: IndexDef, item: dict, base_key: bytes) -> bytes |
 _KEEP: dict[int, tuple[IndexDef, TableDef, tuple[str, ...] | None]] = {}
 
 
-def _keep(d: TableDef, ix: IndexDef) -> tuple[str, ...] | None:
+def kept_names(d: TableDef, ix: IndexDef) -> tuple[str, ...] | None:
     """The attribute names an entry of ``ix`` carries, in a fixed order; None for ALL.
     Computed once per (definition, index)."""
     hit = _KEEP.get(id(ix))
@@ -187,13 +188,13 @@ def _keep(d: TableDef, ix: IndexDef) -> tuple[str, ...] | None:
 
 def projected_names(d: TableDef, ix: IndexDef) -> frozenset[str] | None:
     """The attribute names an entry of ``ix`` carries; None for ALL (every attribute)."""
-    keep = _keep(d, ix)
+    keep = kept_names(d, ix)
     return None if keep is None else frozenset(keep)
 
 
 def project_entry(d: TableDef, ix: IndexDef, item: dict) -> dict:
     """The part of ``item`` that ``ix`` stores."""
-    keep = _keep(d, ix)
+    keep = kept_names(d, ix)
     if keep is None:
         return item
     return {k: item[k] for k in keep if k in item}

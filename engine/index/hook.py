@@ -38,10 +38,16 @@ import threading
 
 from engine.codec import decode_key_value, index_entries
 from engine.errors import ItemCollectionSizeLimitExceededException
-from engine.index.entries import check_index_keys, encode_entry, entry_key, project_entry
+from engine.index.entries import (
+    check_index_keys,
+    encode_entry,
+    entry_key,
+    kept_names,
+    project_entry,
+)
 from engine.model import item_size
 from engine.storage import WriteBatch
-from engine.table import IndexDef, Mutation, Table, successor
+from engine.table import IndexDef, Mutation, Table, encode_value, successor
 
 __all__ = ["ITEM_COLLECTION_LIMIT_BYTES", "IndexHook", "collection_prefix"]
 
@@ -145,24 +151,27 @@ class IndexHook:
             self.check_collection(table, skey, m)
             if self._collections:
                 m.collection = collection_prefix(table, skey)
-        put = batch.put
         changes = {}
         if old is None and plan.simple and m.new_value is not None:
             # A new item (the common case of a put) on indexes keyed like tables: no old
-            # entry to compare or remove. Entries of the whole item are the base value,
-            # encoded once, and are staged by one native call for all such indexes.
+            # entry to compare or remove. One native call stages every entry: those of the
+            # whole item are the base value, encoded once; the others are projected.
             size = m.new_size
             whole = (1, size, float(-(-size // 1024) or 1))
-            if plan.native:
-                index_entries(plan.native, new, skey, m.new_value, whole, batch.ops, changes)
-            for ix in plan.rest:
-                nk = entry_key(d, ix, new, skey)  # type: ignore[arg-type]
-                if nk is not None:
-                    ev, esize = encode_entry(d, ix, new, size)  # type: ignore[arg-type]
-                    put(ix.keyspace, nk, ev)
-                    changes[ix.name] = (1, esize, float(-(-esize // 1024) or 1))
+            index_entries(
+                plan.native,
+                new,
+                skey,
+                m.new_value,
+                whole,
+                batch.ops,
+                changes,
+                item_size,
+                encode_value,
+            )
             m.index_changes = changes or None
             return
+        put = batch.put
         for ix in d.indexes:
             nk = None if new is None else entry_key(d, ix, new, skey)
             if old is None:
@@ -254,11 +263,11 @@ class _Plan:
     """What ``stage`` needs of one table definition, worked out once: its LSIs; ``simple``,
     whether every index has one partition key attribute and at most one sort key attribute
     (keyed like a table); and then ``native``, the (name, keyspace, hash attribute, its
-    type, range attribute or None, its type) of those projecting ALL, for
-    engine.codec.index_entries, and ``rest``, the others; ``keyspace_of`` maps index names
-    to keyspaces."""
+    type, range attribute or None, its type, projected attribute names or None for ALL) of
+    every index, for engine.codec.index_entries; ``keyspace_of`` maps index names to
+    keyspaces."""
 
-    __slots__ = ("defn", "keyspace_of", "lsis", "native", "rest", "simple")
+    __slots__ = ("defn", "keyspace_of", "lsis", "native", "simple")
 
     def __init__(self, d) -> None:
         self.defn = d
@@ -268,14 +277,9 @@ class _Plan:
         self.simple = all(len(ix.hash_keys) == 1 and len(ix.range_keys) <= 1 for ix in indexes)
         attrs = {} if d is None else d.attributes
         native = []
-        rest = []
         for ix in indexes if self.simple else ():
-            if ix.projection != "ALL":
-                rest.append(ix)
-                continue
             hn = ix.hash_keys[0]
             rn = ix.range_keys[0] if ix.range_keys else None
             rt = None if rn is None else attrs[rn]
-            native.append((ix.name, ix.keyspace, hn, attrs[hn], rn, rt))
+            native.append((ix.name, ix.keyspace, hn, attrs[hn], rn, rt, kept_names(d, ix)))
         self.native = tuple(native)
-        self.rest = tuple(rest)

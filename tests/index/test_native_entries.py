@@ -1,14 +1,15 @@
 """The native halves of index maintenance against the Python rules they shortcut:
-engine.codec.index_entries against entry_key, index_keys_plausible against the full key
-check (engine/index/entries.py)."""
+engine.codec.index_entries against entry_key and encode_entry, index_keys_plausible
+against the full key check (engine/index/entries.py)."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.codec import index_entries, index_keys_plausible
 from engine.errors import ValidationException
-from engine.index.entries import _refuse, check_index_keys, entry_key
-from engine.table import IndexDef, TableDef
+from engine.index.entries import _refuse, check_index_keys, encode_entry, entry_key, kept_names
+from engine.model import item_size
+from engine.table import IndexDef, TableDef, encode_value
 
 ATTRS = {"pk": "S", "sk": "N", "a": "S", "b": "N", "c": "B"}
 TABLE = TableDef(
@@ -21,10 +22,23 @@ TABLE = TableDef(
     created_s=0.0,
     indexes=tuple(
         IndexDef(
-            name=f"ix_{h}_{r}", is_global=True, hash_keys=(h,), range_keys=r, keyspace=f"ks{i}"
+            name=f"ix{i}",
+            is_global=True,
+            hash_keys=(h,),
+            range_keys=r,
+            projection=proj,
+            non_key=("x", "c") if proj == "INCLUDE" else (),
+            keyspace=f"ks{i}",
         )
-        for i, (h, r) in enumerate(
-            [("a", ()), ("a", ("b",)), ("b", ("c",)), ("c", ("a",)), ("pk", ("a",)), ("b", ("sk",))]
+        for i, (h, r, proj) in enumerate(
+            [
+                ("a", (), "ALL"),
+                ("a", ("b",), "KEYS_ONLY"),
+                ("b", ("c",), "INCLUDE"),
+                ("c", ("a",), "ALL"),
+                ("pk", ("a",), "INCLUDE"),
+                ("b", ("sk",), "KEYS_ONLY"),
+            ]
         )
     ),
 )
@@ -48,23 +62,28 @@ def plan():
     out = []
     for ix in TABLE.indexes:
         h, r = ix.hash_keys[0], (ix.range_keys[0] if ix.range_keys else None)
-        out.append((ix.name, ix.keyspace, h, ATTRS[h], r, None if r is None else ATTRS[r]))
+        rt = None if r is None else ATTRS[r]
+        out.append((ix.name, ix.keyspace, h, ATTRS[h], r, rt, kept_names(TABLE, ix)))
     return tuple(out)
 
 
 @settings(max_examples=300)
 @given(items, st.binary(min_size=1, max_size=20))
-def test_index_entries_stage_what_entry_key_gives(item, skey):
-    ops, changes, whole = {}, {}, (1, 10, 1.0)
-    staged = index_entries(plan(), item, skey, b"value", whole, ops, changes)
-    want = {}
+def test_index_entries_stage_what_entry_key_and_encode_entry_give(item, skey):
+    size = item_size(item)
+    value = encode_value(item, size)
+    ops, changes, whole = {}, {}, (1, size, float(-(-size // 1024) or 1))
+    staged = index_entries(plan(), item, skey, value, whole, ops, changes, item_size, encode_value)
+    want_ops, want_changes = {}, {}
     for ix in TABLE.indexes:
         nk = entry_key(TABLE, ix, item, skey)
         if nk is not None:
-            want[(ix.keyspace, nk)] = b"value"
-    assert ops == want
-    assert staged == len(want)
-    assert changes == {ix.name: whole for ix in TABLE.indexes if entry_key(TABLE, ix, item, skey)}
+            ev, esize = encode_entry(TABLE, ix, item, size)
+            want_ops[(ix.keyspace, nk)] = ev
+            want_changes[ix.name] = (1, esize, float(-(-esize // 1024) or 1))
+    assert ops == want_ops
+    assert staged == len(want_ops)
+    assert changes == want_changes
 
 
 def full_rules_pass(checks, item) -> bool:
