@@ -362,13 +362,13 @@ static PyObject *py_decode_key_value(PyObject *self, PyObject *const *args, Py_s
     return out;
 }
 
-/* index_entries(plan, item, skey, value, whole, ops, changes, item_size, encode_value)
+/* index_entries(plan, item, skey, value, size, ops, changes, item_size, encode_value)
  * -> entries staged. For every (index name, keyspace, hash attribute, hash tag, range
  * attribute or None, range tag or None, projected names or None) of plan whose key
  * attributes item holds with those tags: the entry key encode_primary_key(hash tag, h[,
  * range tag, r]) + skey, then ops[(keyspace, entry key)] = the entry value and
  * changes[index name] = (1, its size, write units). With projected names None (ALL) the
- * entry is the base value `value` and the change `whole`; otherwise the entry holds those of
+ * entry is the base value `value`, of DynamoDB size `size`; otherwise the entry holds those of
  * item's attributes, measured by item_size and encoded by encode_value(entry, size). An
  * attribute that is missing or of another type leaves the item out of that index
  * (engine/index/entries.py entry_key and encode_entry, whose twin this is for indexes
@@ -428,36 +428,37 @@ static PyObject *py_index_entries(PyObject *self, PyObject *const *args, Py_ssiz
         !PyDict_Check(args[6])) {
         PyErr_SetString(PyExc_TypeError,
                         "index_entries(plan: tuple, item: dict, skey: bytes, value: bytes, "
-                        "whole, ops: dict, changes: dict, item_size, encode_value)");
+                        "size, ops: dict, changes: dict, item_size, encode_value)");
         return NULL;
     }
     PyObject *plan = args[0], *item = args[1], *skey = args[2], *value = args[3];
-    PyObject *whole = args[4], *ops = args[5], *changes = args[6];
+    PyObject *size = args[4], *ops = args[5], *changes = args[6];
     PyObject *item_size = args[7], *encode_value = args[8];
+    PyObject *whole = NULL; /* (1, size, units) of an entry of the whole item, made once */
     Py_ssize_t staged = 0, skn = PyBytes_GET_SIZE(skey);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(plan); i++) {
         PyObject *p = PyTuple_GET_ITEM(plan, i);
         if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 7) {
             PyErr_SetString(PyExc_TypeError, "a plan entry has seven fields");
-            return NULL;
+            goto fail;
         }
         PyObject *rname = PyTuple_GET_ITEM(p, 4);
         PyObject *h = attr_value(item, PyTuple_GET_ITEM(p, 2), PyTuple_GET_ITEM(p, 3));
         if (!h) {
-            if (PyErr_Occurred()) return NULL;
+            if (PyErr_Occurred()) goto fail;
             continue;
         }
         PyObject *r = NULL;
         if (rname != Py_None) {
             r = attr_value(item, rname, PyTuple_GET_ITEM(p, 5));
             if (!r) {
-                if (PyErr_Occurred()) return NULL;
+                if (PyErr_Occurred()) goto fail;
                 continue;
             }
         }
         int pt = key_tag(PyTuple_GET_ITEM(p, 3));
         int st = r ? key_tag(PyTuple_GET_ITEM(p, 5)) : 0;
-        if (!pt || (r && !st)) return NULL;
+        if (!pt || (r && !st)) goto fail;
         PyObject *t1 = NULL, *t2 = NULL, *nk = NULL;
         Py_ssize_t pn = 0, sn = 0;
         const char *sp = NULL, *pp = key_raw(pt, h, &pn, &t1);
@@ -480,17 +481,33 @@ static PyObject *py_index_entries(PyObject *self, PyObject *const *args, Py_ssiz
         }
         Py_XDECREF(t1);
         Py_XDECREF(t2);
-        if (!nk) return NULL;
+        if (!nk) goto fail;
         PyObject *k = PyTuple_Pack(2, PyTuple_GET_ITEM(p, 1), nk);
         Py_DECREF(nk);
-        if (!k) return NULL;
+        if (!k) goto fail;
         PyObject *keep = PyTuple_GET_ITEM(p, 6);
-        PyObject *entry_value = value, *change = whole, *owned_value = NULL, *owned_change = NULL;
-        if (keep != Py_None) {
+        PyObject *entry_value = value, *change = NULL, *owned_value = NULL, *owned_change = NULL;
+        if (keep == Py_None) {
+            if (!whole) {
+                Py_ssize_t n = PyLong_AsSsize_t(size);
+                if (n < 0) {
+                    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a negative size");
+                    Py_DECREF(k);
+                    goto fail;
+                }
+                Py_ssize_t units = (n + 1023) / 1024;
+                whole = Py_BuildValue("(iOd)", 1, size, (double)(units ? units : 1));
+                if (!whole) {
+                    Py_DECREF(k);
+                    goto fail;
+                }
+            }
+            change = whole;
+        } else {
             owned_value = projected_entry(keep, item, item_size, encode_value, &owned_change);
             if (!owned_value) {
                 Py_DECREF(k);
-                return NULL;
+                goto fail;
             }
             entry_value = owned_value;
             change = owned_change;
@@ -500,10 +517,14 @@ static PyObject *py_index_entries(PyObject *self, PyObject *const *args, Py_ssiz
         if (rc == 0) rc = PyDict_SetItem(changes, PyTuple_GET_ITEM(p, 0), change);
         Py_XDECREF(owned_value);
         Py_XDECREF(owned_change);
-        if (rc < 0) return NULL;
+        if (rc < 0) goto fail;
         staged++;
     }
+    Py_XDECREF(whole);
     return PyLong_FromSsize_t(staged);
+fail:
+    Py_XDECREF(whole);
+    return NULL;
 }
 
 /* index_keys_plausible(checks, item) -> bool: False when, for some (attribute, tag, ...)
@@ -618,7 +639,7 @@ static PyMethodDef codec_methods[] = {
     {"decode_key_value", (PyCFunction)(void (*)(void))py_decode_key_value, METH_FASTCALL,
      "decode_key_value(tag, data[, pos]) -> (value, end)"},
     {"index_entries", (PyCFunction)(void (*)(void))py_index_entries, METH_FASTCALL,
-     "index_entries(plan, item, skey, value, whole, ops, changes, item_size, encode_value) "
+     "index_entries(plan, item, skey, value, size, ops, changes, item_size, encode_value) "
      "-> entries staged"},
     {"index_keys_plausible", (PyCFunction)(void (*)(void))py_index_keys_plausible,
      METH_FASTCALL, "index_keys_plausible(checks, item) -> bool"},

@@ -79,7 +79,8 @@ class IndexHook:
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
-        self._counters: dict[str, list[int]] = {}  # keyspace -> [seqno, count, bytes]
+        # index name -> [seqno, count, bytes, keyspace] (forget() drops a deleted index's)
+        self._counters: dict[str, list] = {}
         self._collections: dict[bytes, list[int]] = {}  # prefix -> [seqno, bytes]
         self._plan = _Plan(None)
 
@@ -156,14 +157,12 @@ class IndexHook:
             # A new item (the common case of a put) on indexes keyed like tables: no old
             # entry to compare or remove. One native call stages every entry: those of the
             # whole item are the base value, encoded once; the others are projected.
-            size = m.new_size
-            whole = (1, size, float(-(-size // 1024) or 1))
             index_entries(
                 plan.native,
                 new,
                 skey,
                 m.new_value,
-                whole,
+                m.new_size,
                 batch.ops,
                 changes,
                 item_size,
@@ -227,11 +226,10 @@ class IndexHook:
                             c[1] += changes[ix.name][1]
         if changes and self._counters:
             seqno = m.seqno
-            keyspace_of = self._plan_for(table.defn).keyspace_of
             counters = self._counters
             with self._mutex:
                 for name, c in changes.items():
-                    s = counters.get(keyspace_of.get(name))  # type: ignore[arg-type]
+                    s = counters.get(name)
                     if s is not None and seqno > s[0]:
                         s[1] += c[0]
                         s[2] += c[1]
@@ -241,8 +239,8 @@ class IndexHook:
     def counters(self, table: Table, ix: IndexDef) -> tuple[int, int]:
         """(ItemCount, IndexSizeBytes) of ``ix``, exact as of now."""
         with self._mutex:
-            s = self._counters.get(ix.keyspace)
-            if s is not None:
+            s = self._counters.get(ix.name)
+            if s is not None and s[3] == ix.keyspace:
                 return s[1], s[2]
             store = table.store
             count = size = 0
@@ -251,12 +249,12 @@ class IndexHook:
                     count += 1
                     size += _SIZE.unpack_from(data)[0]
                 if ix.status == "ACTIVE":
-                    self._counters[ix.keyspace] = [snap.seqno, count, size]
+                    self._counters[ix.name] = [snap.seqno, count, size, ix.keyspace]
             return count, size
 
     def forget(self, ix: IndexDef) -> None:
         with self._mutex:
-            self._counters.pop(ix.keyspace, None)
+            self._counters.pop(ix.name, None)
 
 
 class _Plan:
@@ -264,15 +262,13 @@ class _Plan:
     whether every index has one partition key attribute and at most one sort key attribute
     (keyed like a table); and then ``native``, the (name, keyspace, hash attribute, its
     type, range attribute or None, its type, projected attribute names or None for ALL) of
-    every index, for engine.codec.index_entries; ``keyspace_of`` maps index names to
-    keyspaces."""
+    every index, for engine.codec.index_entries."""
 
-    __slots__ = ("defn", "keyspace_of", "lsis", "native", "simple")
+    __slots__ = ("defn", "lsis", "native", "simple")
 
     def __init__(self, d) -> None:
         self.defn = d
         indexes = () if d is None else d.indexes
-        self.keyspace_of = {ix.name: ix.keyspace for ix in indexes}
         self.lsis = [ix for ix in indexes if not ix.is_global]
         self.simple = all(len(ix.hash_keys) == 1 and len(ix.range_keys) <= 1 for ix in indexes)
         attrs = {} if d is None else d.attributes

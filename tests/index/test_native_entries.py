@@ -72,8 +72,8 @@ def plan():
 def test_index_entries_stage_what_entry_key_and_encode_entry_give(item, skey):
     size = item_size(item)
     value = encode_value(item, size)
-    ops, changes, whole = {}, {}, (1, size, float(-(-size // 1024) or 1))
-    staged = index_entries(plan(), item, skey, value, whole, ops, changes, item_size, encode_value)
+    ops, changes = {}, {}
+    staged = index_entries(plan(), item, skey, value, size, ops, changes, item_size, encode_value)
     want_ops, want_changes = {}, {}
     for ix in TABLE.indexes:
         nk = entry_key(TABLE, ix, item, skey)
