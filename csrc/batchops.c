@@ -147,6 +147,7 @@ static PyObject *py_apply_ops(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     Py_ssize_t size = 0;
     PyObject *result = NULL;
+    PyObject *shared_value = NULL, *shared_entry = NULL; /* the last put's value and entry */
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(ops); i++) {
         PyObject *op = PySequence_Fast_GET_ITEM(ops, i);
         if (!PyTuple_CheckExact(op) || PyTuple_GET_SIZE(op) != 4 ||
@@ -197,11 +198,25 @@ static PyObject *py_apply_ops(PyObject *self, PyObject *const *args, Py_ssize_t 
         if (rc == 0) {
             Py_ssize_t klen = PyBytes_GET_SIZE(key);
             Py_ssize_t vlen = kind == KIND_VALUE ? PyBytes_GET_SIZE(value) : 0;
-            PyObject *entry = PyBytes_FromStringAndSize(NULL, 8 + vlen);
+            PyObject *entry;
+            if (kind == KIND_VALUE && value == shared_value) {
+                /* The same value object again in this batch (an ALL-projection index entry
+                 * is the base value itself): same seqno and kind, so the same entry bytes;
+                 * both memtables hold one object. */
+                entry = Py_NewRef(shared_entry);
+            } else {
+                entry = PyBytes_FromStringAndSize(NULL, 8 + vlen);
+                if (entry) {
+                    uint8_t *e = (uint8_t *)PyBytes_AS_STRING(entry);
+                    put_u64(e, ((uint64_t)seqno << 8) | (uint64_t)kind);
+                    if (vlen) memcpy(e + 8, PyBytes_AS_STRING(value), (size_t)vlen);
+                    if (kind == KIND_VALUE) {
+                        shared_value = value; /* borrowed: ops holds it for the whole call */
+                        Py_XSETREF(shared_entry, Py_NewRef(entry));
+                    }
+                }
+            }
             if (entry) {
-                uint8_t *e = (uint8_t *)PyBytes_AS_STRING(entry);
-                put_u64(e, ((uint64_t)seqno << 8) | (uint64_t)kind);
-                if (vlen) memcpy(e + 8, PyBytes_AS_STRING(value), (size_t)vlen);
                 rc = PyDict_SetItem(data, key, entry);
                 Py_DECREF(entry);
                 size += klen + vlen + ENTRY_OVERHEAD_BYTES;
@@ -215,6 +230,7 @@ static PyObject *py_apply_ops(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     result = PyLong_FromSsize_t(size);
 done:
+    Py_XDECREF(shared_entry);
     Py_DECREF(tables);
     return result;
 }

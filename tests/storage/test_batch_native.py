@@ -89,3 +89,20 @@ def test_apply_ops_refuses_malformed_operations_before_touching_a_memtable():
     with pytest.raises(OverflowError):
         apply_ops(generation, 1 << 56, [(KIND_VALUE, 3, b"k", b"v")])
     assert all(not t.data for t in generation.tables.values())
+
+
+def test_one_value_in_two_keyspaces_is_one_memtable_entry():
+    """An ALL-projection index entry is the base value object itself: apply stores one
+    entry object for both (same seqno, same kind, so the same bytes), and the result is
+    what py_apply builds."""
+    value = b"item" * 50
+    batch = WriteBatch().put("items", b"k", value).put("index.a", b"ik", value)
+    batch.put("index.b", b"other", b"different")
+    ops, _, _ = encode_batch(batch.ops, KEYSPACES)
+    native, twin = MemtableGeneration([1]), MemtableGeneration([1])
+    native.apply(9, 1009, ops)
+    twin.py_apply(9, 1009, ops)
+    assert state(native) == state(twin)
+    base = native.tables[KEYSPACES["items"]].data[b"k"]
+    assert native.tables[KEYSPACES["index.a"]].data[b"ik"] is base
+    assert native.tables[KEYSPACES["index.b"]].data[b"other"] is not base
