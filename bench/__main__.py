@@ -14,7 +14,6 @@ explains the kv harness.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from collections.abc import Sequence
 from bench.engines import ENGINES
 from bench.harness import ALL_ENGINES, ALL_WORKLOADS, HarnessConfig, probe_all, run, write_outputs
 from bench.kv import SYNC_THREADS, SYNC_WRITES_MAX, WORKLOADS, KVConfig, run_kv
-from bench.report import describe_machine, render_markdown
+from bench.report import describe_machine, render_markdown, save_outputs
 from bench.ycsb_engines import find_dynalite, install_dynalite
 
 COMMANDS = {
@@ -248,14 +247,6 @@ def harness_main(argv: Sequence[str]) -> int:
     return 0
 
 
-def _write(path: str, text: str) -> None:
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "kv":
@@ -276,10 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     doc = run_kv(cfg)
     doc["meta"]["machine"] = describe_machine(args.dir or tempfile.gettempdir())
     markdown = render_markdown(doc)
-    if args.json:
-        _write(args.json, json.dumps(doc, indent=2, default=str) + "\n")
-    if args.markdown:
-        _write(args.markdown, markdown)
+    save_outputs(doc, markdown, json_path=args.json, markdown_path=args.markdown)
     print(markdown)
     return 0
 

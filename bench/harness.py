@@ -22,7 +22,6 @@ Not thread-safe: one run at a time. Progress goes to stderr, nothing else prints
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -36,7 +35,7 @@ from bench.charts import make_charts
 from bench.engines import ENGINES as KV_ENGINES
 from bench.kv import WORKLOADS as KV_WORKLOADS
 from bench.kv import KVConfig, run_kv
-from bench.report import describe_machine, render_harness_markdown
+from bench.report import describe_machine, render_harness_markdown, save_outputs
 from bench.ycsb import WORKLOADS as YCSB_WORKLOADS
 from bench.ycsb import load, run_workload
 from bench.ycsb_engines import YCSB_ENGINES
@@ -237,12 +236,8 @@ def write_outputs(doc: dict[str, Any], out_dir: str) -> dict[str, str]:
         doc["meta"]["chart_note"] = note
     written = {os.path.basename(p): p for p in charts}
     md_path = os.path.join(out_dir, "results.md")
-    with open(md_path, "w") as f:
-        f.write(render_harness_markdown(doc))
-    written["results.md"] = md_path
     json_path = os.path.join(out_dir, "results.json")
-    with open(json_path, "w") as f:
-        json.dump(doc, f, indent=2, default=str)
-        f.write("\n")
+    save_outputs(doc, render_harness_markdown(doc), json_path=json_path, markdown_path=md_path)
+    written["results.md"] = md_path
     written["results.json"] = json_path
     return written

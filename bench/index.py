@@ -13,7 +13,6 @@ measurement runs on a fresh table. The issue's targets: each additional GSI adds
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import time
 
 import engine
 from bench.ops import table_params
+from bench.report import save_outputs
 
 TABLE = "bench"
 PER_PARTITION = 100
@@ -241,12 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text)
+    save_outputs(result, text, json_path=args.json, markdown_path=args.markdown)
     return 0
 
 

@@ -13,7 +13,6 @@ boto3, fewer operations; skipped with a note when moto is not installed).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import time
 from collections.abc import Callable
 
 import engine
+from bench.report import save_outputs
 
 TABLE = "usertable"
 FIELDS = 10
@@ -195,12 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args.engines.split(","), args.ops, args.moto_ops)
     text = render(results)
     print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text)
+    save_outputs(results, text, json_path=args.json, markdown_path=args.markdown)
     return 0
 
 

@@ -14,6 +14,7 @@ any thread.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -293,3 +294,22 @@ def render_harness_markdown(doc: dict[str, Any]) -> str:
         lines += notes
         lines.append("")
     return "\n".join(lines)
+
+
+def save_outputs(
+    data: Any, markdown: str, *, json_path: str | None = None, markdown_path: str | None = None
+) -> None:
+    """Write ``data`` as JSON to ``json_path`` and ``markdown`` to ``markdown_path``, where
+    given (parent folders are created): what every bench command's --json and --markdown
+    do."""
+    outputs = (
+        (json_path, json.dumps(data, indent=2, default=str) + "\n"),
+        (markdown_path, markdown),
+    )
+    for path, text in outputs:
+        if path:
+            parent = os.path.dirname(path)
+            if parent:
+                os.makedirs(parent, exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import shutil
 import socket
@@ -42,6 +41,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.report import save_outputs
 from bench.serve_load import run_load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,10 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     report = render(results, ops, threads)
     print(report)
-    if args.markdown:
-        Path(args.markdown).write_text(report)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    save_outputs(results, report, json_path=args.json, markdown_path=args.markdown)
     return 0
 
 
