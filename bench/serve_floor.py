@@ -3,7 +3,13 @@
 It reads each request whole, then answers 200 with ``{}`` and the headers shale sends
 (content type, length, request id, CRC32): the fastest any DynamoDB-compatible server can
 look through boto3 from Python, since what is left is the client's and the HTTP stack's
-cost. Two stacks:
+cost.
+
+With ``--replies FILE`` (a JSON object: operation name -> reply body) it answers those
+operations with the given body instead: a replay floor. A ``{}`` answer to a Query that
+should return 100 items spares boto3 the parsing of those items, which costs it more
+than the whole round trip of an empty answer; replaying a correct reply measures the
+fastest a server that answers correctly can look. Two stacks:
 
 - default: engine.server.http (httptools on uvloop), the stack ``shale serve`` runs on;
 - ``--uvicorn``: the same answer from a bare ASGI app under uvicorn (httptools, uvloop),
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import socket
 import zlib
@@ -38,6 +45,22 @@ def handler(request: Request, conn: Connection) -> None:
     conn.respond(request, 200, BODY, JSON_TYPE, EXTRA)
 
 
+def replay_handler(replies: dict[str, str]):
+    """A handler answering each operation in ``replies`` with its body, others ``{}``."""
+    answers = {}
+    for op, text in replies.items():
+        body = text.encode()
+        extra = b"x-amzn-RequestId: %s\r\nx-amz-crc32: %d\r\n" % (REQUEST_ID, zlib.crc32(body))
+        answers[op] = (body, extra)
+
+    def replay(request: Request, conn: Connection) -> None:
+        op = request.headers.get("x-amz-target", "").rpartition(".")[2]
+        body, extra = answers.get(op, (BODY, EXTRA))
+        conn.respond(request, 200, body, JSON_TYPE, extra)
+
+    return replay
+
+
 async def app(scope, receive, send):
     """The same floor as an ASGI app, for uvicorn."""
     if scope["type"] != "http":
@@ -50,7 +73,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": BODY})
 
 
-async def _serve(port: int) -> None:
+async def _serve(port: int, answer=handler) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -59,7 +82,7 @@ async def _serve(port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     server = HTTPServer(
-        handler, max_body_bytes=16 << 20, error_reply=lambda status: (BODY, JSON_TYPE, EXTRA)
+        answer, max_body_bytes=16 << 20, error_reply=lambda status: (BODY, JSON_TYPE, EXTRA)
     )
     await server.start([sock])
     await stop.wait()
@@ -70,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.serve_floor", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--uvicorn", action="store_true", help="serve the ASGI floor on uvicorn")
+    parser.add_argument(
+        "--replies",
+        help="a JSON file mapping operation names to reply bodies: replay those, not {}",
+    )
     args = parser.parse_args(argv)
     if args.uvicorn:
         import uvicorn
@@ -83,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         factory = None
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_serve(args.port))
+        if args.replies:
+            with open(args.replies) as f:
+                runner.run(_serve(args.port, replay_handler(json.load(f))))
+        else:
+            runner.run(_serve(args.port))
     return 0
 
 
