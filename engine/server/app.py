@@ -13,15 +13,18 @@ PutItem in group durability: 85 us pooled against 60 us inline). What runs where
 
 - point reads and other bounded, lock-free reads (GetItem, BatchGetItem,
   TransactGetItems, Describe*, ListTables): inline, always;
-- Query and Scan: pooled. A page may be a megabyte of items; inline it would hold every
-  other connection for its whole length, in the pool the interpreter switches back to
-  the loop every few milliseconds, for a hop that costs ~1% of such a request;
+- Query and Scan: inline, timed. A page reads at most 1 MB, about 10 ms of CPU here.
+  In the pool such a page would hold the loop off for the interpreter's switch interval
+  (5 ms) at a time anyway, and every small page paid a hop and two thread wake-ups:
+  about 70 us of a 100-item Query's latency through one boto3 client, for nothing. A
+  page can still wait on the disk (blocks not cached), so an inline page slower than
+  ``slow_page_s`` (25 ms) sends Query and Scan to the pool for ``pool_for_s``;
 - item writes (PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems): in
   sync durability pooled, where many writers in flight let the store's group commit
   share one fdatasync among them; in group and off durability inline, because they do
   not wait for a sync. They can still wait: a write stall while flushing falls behind,
   a lock held by a pooled request. So an inline write that takes longer than
-  ``slow_write_s`` (10 ms) sends item writes to the pool for ``pool_writes_for_s`` (1 s,
+  ``slow_write_s`` (10 ms) sends item writes to the pool for ``pool_for_s`` (1 s,
   extended while they stay slow): one stalled write may hold the loop, the ones behind
   it queue in the pool while the loop keeps serving reads;
 - everything else (CreateTable, backups, restores, ...): pooled, it may take long.
@@ -63,7 +66,14 @@ from engine.server.wire import (
     encode_reply,
 )
 
-__all__ = ["READ_OPERATIONS", "STREAMS_OPERATIONS", "WRITE_OPERATIONS", "App", "inline_operations"]
+__all__ = [
+    "PAGE_OPERATIONS",
+    "READ_OPERATIONS",
+    "STREAMS_OPERATIONS",
+    "WRITE_OPERATIONS",
+    "App",
+    "inline_operations",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +81,7 @@ DYNAMODB_PREFIX = "DynamoDB_20120810."
 STREAMS_PREFIX = "DynamoDBStreams_20120810."
 STREAMS_OPERATIONS = frozenset(("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"))
 # Reads that never wait and do bounded work: run on the event loop itself, which saves
-# the thread hop. Query and Scan are not here: a page may take long (module docstring).
+# the thread hop.
 READ_OPERATIONS = frozenset(
     (
         "BatchGetItem",
@@ -89,6 +99,14 @@ READ_OPERATIONS = frozenset(
 WRITE_OPERATIONS = frozenset(
     ("BatchWriteItem", "DeleteItem", "PutItem", "TransactWriteItems", "UpdateItem")
 )
+# Reads of a page (up to 1 MB): inline, timed (module docstring).
+PAGE_OPERATIONS = frozenset(("Query", "Scan"))
+# Inline operations that can wait or run long, by class: one slower than its class's
+# limit sends the whole class to the pool for a while (App.note_elapsed).
+TIMED_CLASSES = {
+    **dict.fromkeys(WRITE_OPERATIONS, "write"),
+    **dict.fromkeys(PAGE_OPERATIONS, "page"),
+}
 CONTENT_TYPES = frozenset(("application/x-amz-json-1.0", "application/json"))
 JSON_TYPE = b"application/x-amz-json-1.0"
 TEXT_TYPE = b"text/plain"
@@ -110,8 +128,9 @@ class App:
         max_inflight: pooled requests (running or queued) beyond which new ones get 503.
         inline_operations: operations run on the event loop thread, not in the pool: those
             that never block for long (see :func:`inline_operations`).
-        slow_write_s, pool_writes_for_s: an inline item write slower than this sends item
-            writes to the pool for that long (see :meth:`note_write_s`).
+        slow_write_s, slow_page_s, pool_for_s: an inline item write slower than
+            ``slow_write_s``, or an inline Query or Scan page slower than ``slow_page_s``,
+            sends its kind to the pool for ``pool_for_s`` (see :meth:`note_elapsed`).
     """
 
     def __init__(
@@ -124,17 +143,19 @@ class App:
         max_inflight: int = 4096,
         inline_operations: frozenset[str] | set[str] = frozenset(),
         slow_write_s: float = 0.010,
-        pool_writes_for_s: float = 1.0,
+        slow_page_s: float = 0.025,
+        pool_for_s: float = 1.0,
     ) -> None:
         self.service = service
         self.verifier = verifier or Verifier()
         self.max_body_bytes = max_body_bytes
         self.max_inflight = max_inflight
         self.inline_operations = frozenset(inline_operations)
-        self.slow_write_s = slow_write_s
-        self.pool_writes_for_s = pool_writes_for_s
-        self.pool_writes_until = 0.0  # monotonic time until which item writes are pooled
-        self.slow_writes = 0  # times item writes were sent to the pool for being slow
+        self.slow_s = {"write": slow_write_s, "page": slow_page_s}
+        self.pool_for_s = pool_for_s
+        # monotonic time until which a kind of timed operation runs in the pool
+        self.pooled_until = {"write": 0.0, "page": 0.0}
+        self.slowdowns = {"write": 0, "page": 0}  # times a kind was pooled for being slow
         self.pool = WorkerPool(workers, thread_name_prefix="shale-req")
         self.inflight = 0
         # DynamoDB's request ids are 52 upper-case letters and digits.
@@ -183,12 +204,13 @@ class App:
                     UnknownOperationException(f"Unsupported Content-Type: {content_type or 'none'}")
                 )
         if operation in self.inline_operations:
-            if operation not in WRITE_OPERATIONS:
+            kind = TIMED_CLASSES.get(operation)
+            if kind is None:
                 return self.process(operation, request)
-            if self.pool_writes_until <= _monotonic():
+            if self.pooled_until[kind] <= _monotonic():
                 started = _monotonic()
                 answer = self.process(operation, request)
-                self.note_write_s(_monotonic() - started)
+                self.note_elapsed(kind, _monotonic() - started)
                 return answer
         if self.inflight >= self.max_inflight:
             return _error(ServiceUnavailable("Service unavailable: too many requests in flight"))
@@ -212,27 +234,31 @@ class App:
     ) -> None:
         self.inflight -= 1
         status, body, elapsed_s = answer
-        if self.pool_writes_until and operation in WRITE_OPERATIONS:
-            self.note_write_s(elapsed_s)
+        kind = TIMED_CLASSES.get(operation)
+        if kind is not None and self.pooled_until[kind]:
+            self.note_elapsed(kind, elapsed_s)
         self._respond(conn, request, status, body)
 
-    def note_write_s(self, elapsed_s: float) -> None:
-        """Record how long an item write took, inline or (in the fallback) pooled. A
-        write slower than ``slow_write_s`` waited for something (a write stall while
-        flushing falls behind, a lock held by a pooled request): item writes then go to
-        the pool for ``pool_writes_for_s``, extended while they stay slow, so the loop
-        keeps serving everything else while the store catches up."""
-        if elapsed_s <= self.slow_write_s:
+    def note_elapsed(self, kind: str, elapsed_s: float) -> None:
+        """Record how long a timed operation of ``kind`` ("write": an item write; "page":
+        a Query or Scan page) took, inline or (in the fallback) pooled. One slower than
+        its limit waited for something (a write stall while flushing falls behind, a lock
+        held by a pooled request, blocks read from the disk): its kind then goes to the
+        pool for ``pool_for_s``, extended while they stay slow, so the loop keeps serving
+        everything else meanwhile."""
+        if elapsed_s <= self.slow_s[kind]:
             return
         now = _monotonic()
-        if self.pool_writes_until <= now:
-            self.slow_writes += 1
+        if self.pooled_until[kind] <= now:
+            self.slowdowns[kind] += 1
             log.warning(
-                "an item write took %.0f ms; item writes run in the pool for %.1f s",
+                "%s took %.0f ms; %s run in the pool for %.1f s",
+                "an item write" if kind == "write" else "a Query or Scan page",
                 elapsed_s * 1e3,
-                self.pool_writes_for_s,
+                "item writes" if kind == "write" else "Query and Scan",
+                self.pool_for_s,
             )
-        self.pool_writes_until = now + self.pool_writes_for_s
+        self.pooled_until[kind] = now + self.pool_for_s
 
     def _respond(self, conn: Connection, request: Request, status: int, body: bytes) -> None:
         extra = b"x-amzn-RequestId: %s%020d\r\nx-amz-crc32: %d\r\n" % (
@@ -282,12 +308,12 @@ class App:
 
 def inline_operations(durability: str) -> frozenset[str]:
     """The operations worth running on the event loop for a store in ``durability``:
-    bounded reads always; item writes unless each waits for its own fsync (``sync``),
-    where running them in the pool at once is what lets group commit share one fsync
-    among them."""
+    reads always; item writes unless each waits for its own fsync (``sync``), where
+    running them in the pool at once is what lets group commit share one fsync among
+    them."""
     if durability == "sync":
-        return READ_OPERATIONS
-    return READ_OPERATIONS | WRITE_OPERATIONS
+        return READ_OPERATIONS | PAGE_OPERATIONS
+    return READ_OPERATIONS | PAGE_OPERATIONS | WRITE_OPERATIONS
 
 
 def _operation(target: str) -> str | None:

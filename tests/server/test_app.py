@@ -16,7 +16,12 @@ import pytest
 
 from engine.api import Service
 from engine.server import App
-from engine.server.app import READ_OPERATIONS, WRITE_OPERATIONS, inline_operations
+from engine.server.app import (
+    PAGE_OPERATIONS,
+    READ_OPERATIONS,
+    WRITE_OPERATIONS,
+    inline_operations,
+)
 from engine.server.http import MAX_HEAD_BYTES
 from engine.storage import Store
 from tests.server.conftest import raw_headers
@@ -301,18 +306,25 @@ def make_table(service) -> None:
 
 PUT = b'{"TableName": "tbl", "Item": {"pk": {"S": "a"}}}'
 GET = b'{"TableName": "tbl", "Key": {"pk": {"S": "a"}}}'
+QUERY = (
+    b'{"TableName": "tbl", "KeyConditionExpression": "pk = :p", '
+    b'"ExpressionAttributeValues": {":p": {"S": "a"}}}'
+)
 
 
-def test_query_and_scan_run_in_the_pool_point_reads_inline(serve, service):
+def test_reads_and_writes_run_inline_in_group_durability(serve, service):
     """max_inflight=0 refuses whatever would go to the pool: that shows where each runs."""
     make_table(service)
     s = serve(max_inflight=0, inline_operations=inline_operations("group"))
     conn = s.connection()
     assert post(conn, GET, raw_headers("GetItem"))[0].status == 200
     assert post(conn, PUT, raw_headers("PutItem"))[0].status == 200
-    for op, body in (("Query", b'{"TableName": "tbl"}'), ("Scan", b'{"TableName": "tbl"}')):
+    for op, body in (("Query", QUERY), ("Scan", b'{"TableName": "tbl"}')):
         resp, data = post(conn, body, raw_headers(op))
-        assert resp.status == 503, data
+        assert resp.status == 200, data
+        assert json.loads(data)["Count"] == 1
+    resp, _ = post(conn, b"{}", raw_headers("CreateTable"))
+    assert resp.status == 503  # control operations stay in the pool
 
 
 def test_a_slow_inline_write_sends_item_writes_to_the_pool(serve, service):
@@ -323,16 +335,53 @@ def test_a_slow_inline_write_sends_item_writes_to_the_pool(serve, service):
         max_inflight=0,
         inline_operations=inline_operations("group"),
         slow_write_s=0.0,
-        pool_writes_for_s=3600,
+        pool_for_s=3600,
     )
     conn = s.connection()
     assert post(conn, PUT, raw_headers("PutItem"))[0].status == 200  # inline
-    assert s.app.slow_writes == 1
+    assert s.app.slowdowns == {"write": 1, "page": 0}
     assert post(conn, PUT, raw_headers("PutItem"))[0].status == 503  # pooled now
     assert post(conn, GET, raw_headers("GetItem"))[0].status == 200
+    assert post(conn, QUERY, raw_headers("Query"))[0].status == 200
+
+
+def test_a_slow_inline_page_sends_query_and_scan_to_the_pool(serve, service):
+    """A page slower than slow_page_s (0 here: every one) sends Query and Scan to the
+    pool; point reads and writes stay inline."""
+    make_table(service)
+    s = serve(
+        max_inflight=0,
+        inline_operations=inline_operations("group"),
+        slow_page_s=0.0,
+        pool_for_s=3600,
+    )
+    conn = s.connection()
+    assert post(conn, QUERY, raw_headers("Query"))[0].status == 200  # inline
+    assert s.app.slowdowns == {"write": 0, "page": 1}
+    assert post(conn, b'{"TableName": "tbl"}', raw_headers("Scan"))[0].status == 503
+    assert post(conn, QUERY, raw_headers("Query"))[0].status == 503
+    assert post(conn, GET, raw_headers("GetItem"))[0].status == 200
+    assert post(conn, PUT, raw_headers("PutItem"))[0].status == 200
+
+
+def test_a_pooled_page_that_is_fast_again_ends_the_fallback(serve, service):
+    """Pooled pages keep being timed: while they stay slow the fallback is extended, and
+    once it runs out a fast page runs inline again."""
+    make_table(service)
+    s = serve(inline_operations=inline_operations("group"), slow_page_s=0.0, pool_for_s=0.2)
+    conn = s.connection()
+    assert post(conn, QUERY, raw_headers("Query"))[0].status == 200  # inline, slow
+    first = s.app.pooled_until["page"]
+    assert post(conn, QUERY, raw_headers("Query"))[0].status == 200  # pooled, slow
+    assert s.app.pooled_until["page"] > first  # extended
+    assert s.app.slowdowns["page"] == 1  # one fallback, extended, not a second one
+    s.app.slow_s["page"] = 10.0
+    time.sleep(0.25)
+    assert post(conn, QUERY, raw_headers("Query"))[0].status == 200  # inline again
+    assert s.app.pooled_until["page"] <= time.monotonic()
 
 
 def test_sync_durability_keeps_item_writes_in_the_pool():
-    assert inline_operations("sync") == READ_OPERATIONS
+    assert inline_operations("sync") == READ_OPERATIONS | PAGE_OPERATIONS
     assert inline_operations("group") >= WRITE_OPERATIONS
     assert "CreateTable" not in inline_operations("off")
