@@ -245,7 +245,12 @@ def _unchecked_members(operation: str) -> frozenset[str]:
 
 def _shape_key(operation: str, params: dict) -> tuple | None:
     """What decides the outcome of validating ``params``, when that is only scalars (and
-    the presence of items and keys): most data-plane requests. None otherwise."""
+    the presence of items and keys): most data-plane requests. None otherwise.
+
+    BatchWriteItem's RequestItems count too when every request in it is a plain
+    ``{"PutRequest": {"Item": {...}}}`` or ``{"DeleteRequest": {"Key": {...}}}``: then
+    only the table names and the number of requests per table decide (items and keys
+    are engine.model's to check)."""
     unchecked = _unchecked_members(operation)
     key: list = [operation]
     for name, v in params.items():
@@ -254,8 +259,39 @@ def _shape_key(operation: str, params: dict) -> tuple | None:
             key.append((name, t, v))  # the type too: True == 1, yet only one is an integer
         elif name in unchecked and v is not None:
             key.append(name)
+        elif name == "RequestItems" and operation == "BatchWriteItem" and t is dict:
+            writes = _plain_writes_key(v)
+            if writes is None:
+                return None
+            key.append(writes)
         else:
             return None
+    return tuple(key)
+
+
+_PLAIN_WRITES = {"PutRequest": "Item", "DeleteRequest": "Key"}
+
+
+def _plain_writes_key(request_items: dict) -> tuple | None:
+    """(table name, number of requests) per table of a BatchWriteItem whose every
+    request is a plain put or delete; None if any is not."""
+    key = []
+    for table, requests in request_items.items():
+        if type(table) is not str or type(requests) is not list:
+            return None
+        for request in requests:
+            if type(request) is not dict or len(request) != 1:
+                return None
+            for kind, inner in request.items():
+                member = _PLAIN_WRITES.get(kind)
+                if (
+                    member is None
+                    or type(inner) is not dict
+                    or len(inner) != 1
+                    or type(inner.get(member)) is not dict
+                ):
+                    return None
+        key.append((table, len(requests)))
     return tuple(key)
 
 

@@ -58,3 +58,55 @@ def test_the_memory_is_bounded(monkeypatch):
     for i in range(50):
         assert refusal("GetItem", {"TableName": f"table{i}", "Key": KEY}) is None
         assert len(shapes._valid) <= 8
+
+
+def _writes(n, table="abc"):
+    return {table: [{"PutRequest": {"Item": {"pk": {"S": str(i)}}}} for i in range(n)]}
+
+
+BATCH_WRITES = [
+    {"RequestItems": _writes(3)},
+    {"RequestItems": _writes(25)},
+    {"RequestItems": _writes(26)},
+    {"RequestItems": _writes(0)},
+    {"RequestItems": {}},
+    {"RequestItems": _writes(3, "ab")},
+    {"RequestItems": _writes(3, "a b c")},
+    {"RequestItems": {**_writes(2), **_writes(2, "xyz")}},
+    {"RequestItems": {"abc": [{"DeleteRequest": {"Key": KEY}}]}},
+    {"RequestItems": {"abc": [{"DeleteRequest": {"Item": KEY}}]}},
+    {"RequestItems": {"abc": [{"PutRequest": {"Key": KEY}}]}},
+    {"RequestItems": {"abc": [{"PutRequest": {"Item": KEY}, "DeleteRequest": {"Key": KEY}}]}},
+    {"RequestItems": {"abc": [{"PutRequest": {"Item": "x"}}]}},
+    {"RequestItems": {"abc": [{"PutRequest": {"Item": KEY, "Extra": 1}}]}},
+    {"RequestItems": {"abc": [{"PutRequest": None}]}},
+    {"RequestItems": {"abc": [{}]}},
+    {"RequestItems": {"abc": ["x"]}},
+    {"RequestItems": {"abc": {"PutRequest": {"Item": KEY}}}},
+    {"RequestItems": _writes(3), "ReturnConsumedCapacity": "TOTAL"},
+    {"RequestItems": _writes(3), "ReturnConsumedCapacity": "ALL"},
+    {"RequestItems": _writes(3), "ReturnItemCollectionMetrics": 1},
+]
+
+
+@pytest.mark.parametrize("params", BATCH_WRITES, ids=range(len(BATCH_WRITES)))
+def test_remembered_batch_writes_refuse_exactly_what_the_walk_refuses(params):
+    """Every variant's outcome, with the cache holding all the others that passed, is the
+    outcome of a walk from an empty cache."""
+    walked = refusal("BatchWriteItem", params)
+    for other in BATCH_WRITES:
+        refusal("BatchWriteItem", other)
+    if walked is None:
+        assert shapes._shape_key("BatchWriteItem", params) in shapes._valid or (
+            shapes._shape_key("BatchWriteItem", params) is None
+        )
+    assert refusal("BatchWriteItem", params) == walked
+
+
+def test_plain_batch_writes_are_remembered_by_table_and_count():
+    assert refusal("BatchWriteItem", {"RequestItems": _writes(25)}) is None
+    key = shapes._shape_key("BatchWriteItem", {"RequestItems": _writes(25)})
+    assert key == ("BatchWriteItem", (("abc", 25),))
+    assert key in shapes._valid
+    mixed = {"abc": [{"DeleteRequest": {"Key": KEY}}] * 25}
+    assert shapes._shape_key("BatchWriteItem", {"RequestItems": mixed}) in shapes._valid
