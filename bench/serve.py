@@ -10,7 +10,10 @@ Each server runs as its own process on 127.0.0.1:
 - floor: bench/serve_floor.py, a canned `{}` on the same HTTP stack as shale
   (engine.server.http): the fastest any DynamoDB-compatible server can look through boto3;
 - floor-uvicorn: the same canned `{}` as a bare ASGI app under uvicorn, when uvicorn is
-  installed: the stack shale ran on before, for reference.
+  installed: the stack shale ran on before, for reference;
+- least: bench/serve_least.py, the least a correct GetItem and PutItem can do on shale's
+  stack and storage engine (no validation, capacity, auth or hooks): a lower bound for
+  shale's CPU per request, not a server (`--servers floor,least,shale,dynalite`).
 
 Two measurements:
 1. boto3 (one client per thread, 1 and 8 threads): PutItem, GetItem, Query returning 100
@@ -156,6 +159,9 @@ def make_servers(names: list[str], durability: str, data: str, dynalite: Path | 
                 print("floor-uvicorn: uvicorn is not installed, skipped", file=sys.stderr)
                 continue
             cmd = [sys.executable, "-m", "bench.serve_floor", "--uvicorn", "--port", str(port)]
+        elif name == "least":
+            cmd = [sys.executable, "-m", "bench.serve_least", "--port", str(port)]
+            cmd += ["--durability", durability]
         else:
             raise SystemExit(f"unknown server {name}")
         out.append(Server(name, cmd, port))
@@ -225,7 +231,7 @@ def prepare(server: Server) -> None:
         )
     except c.exceptions.ResourceInUseException:
         pass
-    if not server.name.startswith("floor"):  # the canned {} has no TableStatus
+    if not server.name.startswith("floor") and server.name != "least":  # no TableStatus there
         c.get_waiter("table_exists").wait(TableName="bench", WaiterConfig={"Delay": 0.1})
     for j in range(100):
         c.put_item(
@@ -438,13 +444,13 @@ def render(results: dict, ops: list[str], threads: list[int]) -> str:
                 shale = results["shale"]["boto3"].get(f"{op}/{t}")
                 if floor and shale:
                     lines.append(f"- boto3 {op} x{t}: shale / floor = {shale / floor:.0%}")
-    for peer in ("dynalite", "moto"):
-        if "shale" in results and peer in results:
+    for ours_name, peer in (("shale", "dynalite"), ("shale", "moto"), ("least", "dynalite")):
+        if ours_name in results and peer in results:
             for op in ("PutItem", "GetItem"):
-                ours = results["shale"]["raw"][op]
+                ours = results[ours_name]["raw"][op]
                 theirs = results[peer]["raw"][op]
                 lines.append(
-                    f"- raw {op}: shale / {peer} = "
+                    f"- raw {op}: {ours_name} / {peer} = "
                     f"{ours['requests_per_s'] / theirs['requests_per_s']:.1f}x requests/s, "
                     f"{theirs['server_cpu_us'] / ours['server_cpu_us']:.1f}x less CPU/request"
                 )

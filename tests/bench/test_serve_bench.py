@@ -1,0 +1,55 @@
+"""The reference servers of bench/serve.py answer what they claim to: the replay floor the
+bodies it was given, the least server real GetItem/PutItem round trips through boto3."""
+
+import json
+import sys
+import zlib
+
+import pytest
+
+from bench.serve import Server, boto3_client, free_port
+
+
+@pytest.fixture
+def start():
+    started: list[Server] = []
+
+    def run(module: str, *args: str) -> Server:
+        port = free_port()
+        cmd = [sys.executable, "-m", module, "--port", str(port), *args]
+        started.append(Server(module, cmd, port).start())
+        return started[-1]
+
+    yield run
+    for s in started:
+        s.stop()
+
+
+def test_the_replay_floor_answers_the_recorded_body_and_its_crc(start, tmp_path):
+    reply = {"Items": [{"pk": {"S": "a"}, "n": {"N": "1"}}], "Count": 1, "ScannedCount": 1}
+    path = tmp_path / "replies.json"
+    path.write_text(json.dumps({"Query": json.dumps(reply)}))
+    server = start("bench.serve_floor", "--replies", str(path))
+    client = boto3_client(server.port)
+    got = client.query(
+        TableName="t",
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "a"}},
+    )
+    assert got["Items"] == reply["Items"] and got["Count"] == 1
+    # botocore checks x-amz-crc32 itself; a wrong one would have raised above
+    meta = got["ResponseMetadata"]
+    body = json.dumps(reply).encode()
+    assert int(meta["HTTPHeaders"]["x-amz-crc32"]) == zlib.crc32(body)
+    assert client.get_item(TableName="t", Key={"pk": {"S": "a"}}).get("Item") is None  # {}
+
+
+def test_the_least_server_stores_and_reads_items(start):
+    server = start("bench.serve_least", "--durability", "off")
+    client = boto3_client(server.port)
+    item = {"pk": {"S": "k1"}, "sk": {"N": "7"}, "v": {"S": "value"}, "l": {"L": [{"N": "1"}]}}
+    client.put_item(TableName="bench", Item=item)
+    got = client.get_item(TableName="bench", Key={"pk": {"S": "k1"}, "sk": {"N": "7"}})
+    assert got["Item"] == item
+    missing = client.get_item(TableName="bench", Key={"pk": {"S": "k2"}, "sk": {"N": "7"}})
+    assert "Item" not in missing
