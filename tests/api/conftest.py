@@ -95,10 +95,10 @@ def ddb(request, tmp_path):
         client.delete_table(TableName=name)
 
 
-def embedded_only(ddb, what):
-    """Skip unless ``ddb`` is the embedded client (which has ``what``)."""
-    if not hasattr(ddb, what):
-        pytest.skip(f"needs the embedded client's {what}")
+# For a test that reaches below the DynamoDB API (the embedded client's Table handle, its
+# service's meter and locks, requests botocore would refuse client-side): ``ddb`` is then
+# the embedded client only, and the test is not generated for the other front ends.
+embedded_only = pytest.mark.parametrize("ddb", ["embedded"], indirect=True)
 
 
 def make_table(ddb, name="tbl", *, range_type="N", hash_type="S", **extra):

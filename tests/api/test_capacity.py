@@ -1,9 +1,7 @@
 """Provisioned throughput: 300 seconds of burst, then ProvisionedThroughputExceededException."""
 
-import pytest
-
 from engine.errors import ProvisionedThroughputExceededException
-from tests.api.conftest import make_table, raises
+from tests.api.conftest import embedded_only, make_table, raises
 
 
 def test_writes_throttle_after_the_burst_and_error_is_retryable(ddb):
@@ -48,10 +46,9 @@ def test_raising_throughput_lets_writes_through(ddb):
         ddb.put_item(TableName="prov", Item={"pk": {"S": str(i)}, "v": {"S": big}})
 
 
+@embedded_only
 def test_on_demand_tables_meter_what_they_consume(ddb):
-    service = getattr(ddb, "service", None)
-    if service is None:
-        pytest.skip("metering is read through the embedded service")
+    service = ddb.service  # metering is read through the embedded service
     make_table(ddb, "meter", range_type=None)
     ddb.put_item(TableName="meter", Item={"pk": {"S": "a"}, "v": {"S": "x" * 1500}})
     ddb.get_item(TableName="meter", Key={"pk": {"S": "a"}}, ConsistentRead=True)

@@ -325,8 +325,8 @@ def test_consumed_capacity(ddb, table):
     assert "ConsumedCapacity" not in ddb.put_item(TableName=table, Item=K)
 
 
+@embedded_only
 def test_table_handle_takes_native_values(ddb, table):
-    embedded_only(ddb, "Table")
     from decimal import Decimal
 
     t = ddb.Table(table)

@@ -253,8 +253,8 @@ def test_query_with_index_name_is_refused_until_indexes_exist(ddb, table):
     assert err(e) == "The table does not have the specified index: byOther"
 
 
+@embedded_only
 def test_table_handle_iterates_all_pages(ddb, table):
-    embedded_only(ddb, "Table")
     fill(ddb, table, n=25)
     t = ddb.Table(table)
     items = list(
@@ -266,8 +266,8 @@ def test_table_handle_iterates_all_pages(ddb, table):
     assert len(list(t.iter_scan(Limit=3))) == 50
 
 
+@embedded_only
 def test_table_handle_takes_boto3_conditions_and_batch_writer(ddb, table):
-    embedded_only(ddb, "Table")
     from boto3.dynamodb.conditions import Attr, Key
 
     t = ddb.Table(table)

@@ -3,9 +3,7 @@ idempotency, isolation under threads, conflicts."""
 
 import threading
 
-import pytest
-
-from tests.api.conftest import make_table, raises
+from tests.api.conftest import embedded_only, make_table, raises
 
 
 def key(p, s=1):
@@ -202,11 +200,10 @@ def test_transfers_racing_from_threads_keep_the_total(ddb, simple):
     assert total == 400 and outcomes["ok"] > 0
 
 
+@embedded_only
 def test_plain_write_on_an_item_held_by_a_transaction_conflicts(ddb, simple):
     # Hold a claim the way an in-flight transaction does, then write the item directly.
-    service = getattr(ddb, "service", None)
-    if service is None:
-        pytest.skip("needs the embedded service to hold a transaction open")
+    service = ddb.service
     table = service.ctx.tables.get(simple)
     skey = table.key({"pk": {"S": "held"}})
     owner = object()
