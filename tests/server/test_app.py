@@ -306,6 +306,7 @@ def make_table(service) -> None:
 
 PUT = b'{"TableName": "tbl", "Item": {"pk": {"S": "a"}}}'
 GET = b'{"TableName": "tbl", "Key": {"pk": {"S": "a"}}}'
+SCAN = b'{"TableName": "tbl"}'
 QUERY = (
     b'{"TableName": "tbl", "KeyConditionExpression": "pk = :p", '
     b'"ExpressionAttributeValues": {":p": {"S": "a"}}}'
@@ -319,7 +320,7 @@ def test_reads_and_writes_run_inline_in_group_durability(serve, service):
     conn = s.connection()
     assert post(conn, GET, raw_headers("GetItem"))[0].status == 200
     assert post(conn, PUT, raw_headers("PutItem"))[0].status == 200
-    for op, body in (("Query", QUERY), ("Scan", b'{"TableName": "tbl"}')):
+    for op, body in (("Query", QUERY), ("Scan", SCAN)):
         resp, data = post(conn, body, raw_headers(op))
         assert resp.status == 200, data
         assert json.loads(data)["Count"] == 1
@@ -327,41 +328,39 @@ def test_reads_and_writes_run_inline_in_group_durability(serve, service):
     assert resp.status == 503  # control operations stay in the pool
 
 
-def test_a_slow_inline_write_sends_item_writes_to_the_pool(serve, service):
-    """With slow_write_s=0 every write counts as slow: the first runs inline, the ones
-    after it go to the pool (refused here by max_inflight=0); reads stay inline."""
+@pytest.mark.parametrize(
+    "kind,limit,pooled,inline",
+    [
+        ("write", "slow_write_s", [("PutItem", PUT)], [("GetItem", GET), ("Scan", SCAN)]),
+        (
+            "page",
+            "slow_page_s",
+            [("Query", QUERY), ("Scan", SCAN)],
+            [("GetItem", GET), ("PutItem", PUT)],
+        ),
+    ],
+)
+def test_a_slow_inline_operation_sends_its_kind_to_the_pool(
+    serve, service, kind, limit, pooled, inline
+):
+    """With its limit at 0 every operation of a kind counts as slow: the first runs
+    inline, the ones after it go to the pool (refused here by max_inflight=0); the other
+    kinds stay inline."""
     make_table(service)
     s = serve(
         max_inflight=0,
         inline_operations=inline_operations("group"),
-        slow_write_s=0.0,
         pool_for_s=3600,
+        **{limit: 0.0},
     )
     conn = s.connection()
-    assert post(conn, PUT, raw_headers("PutItem"))[0].status == 200  # inline
-    assert s.app.slowdowns == {"write": 1, "page": 0}
-    assert post(conn, PUT, raw_headers("PutItem"))[0].status == 503  # pooled now
-    assert post(conn, GET, raw_headers("GetItem"))[0].status == 200
-    assert post(conn, QUERY, raw_headers("Query"))[0].status == 200
-
-
-def test_a_slow_inline_page_sends_query_and_scan_to_the_pool(serve, service):
-    """A page slower than slow_page_s (0 here: every one) sends Query and Scan to the
-    pool; point reads and writes stay inline."""
-    make_table(service)
-    s = serve(
-        max_inflight=0,
-        inline_operations=inline_operations("group"),
-        slow_page_s=0.0,
-        pool_for_s=3600,
-    )
-    conn = s.connection()
-    assert post(conn, QUERY, raw_headers("Query"))[0].status == 200  # inline
-    assert s.app.slowdowns == {"write": 0, "page": 1}
-    assert post(conn, b'{"TableName": "tbl"}', raw_headers("Scan"))[0].status == 503
-    assert post(conn, QUERY, raw_headers("Query"))[0].status == 503
-    assert post(conn, GET, raw_headers("GetItem"))[0].status == 200
-    assert post(conn, PUT, raw_headers("PutItem"))[0].status == 200
+    op, body = pooled[0]
+    assert post(conn, body, raw_headers(op))[0].status == 200  # inline
+    assert s.app.slowdowns == {"write": 0, "page": 0, kind: 1}
+    for op, body in pooled:
+        assert post(conn, body, raw_headers(op))[0].status == 503  # pooled now
+    for op, body in inline:
+        assert post(conn, body, raw_headers(op))[0].status == 200
 
 
 def test_a_pooled_page_that_is_fast_again_ends_the_fallback(serve, service):
