@@ -34,8 +34,9 @@ import configparser
 import hashlib
 import hmac
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
+from time import time as _time
 from typing import NamedTuple
 
 from engine.errors import (
@@ -48,7 +49,7 @@ from engine.errors import (
 __all__ = ["MESSAGES", "Authorization", "Verifier", "load_credentials", "parse_authorization"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-MAX_SKEW = timedelta(minutes=15)
+MAX_SKEW_S = 15 * 60.0  # a signature's date may be this far from the server's clock
 MAX_CACHED_KEYS = 1024  # derived signing keys kept (one per key id, day, region, service)
 
 MESSAGES = {
@@ -177,11 +178,32 @@ def load_credentials(path: str) -> dict[str, str]:
     return out
 
 
+# An HMAC-SHA256 key made ready: sha256 states that have hashed the key's inner and outer
+# pads (RFC 2104). Copying them costs less than hmac.new, or hmac.digest, starting over:
+# 0.7 us a signature instead of 1.7 to 1.8.
+_Keyed = tuple["hashlib._Hash", "hashlib._Hash"]
+_BLOCK = 64  # SHA-256's block size
+
+
+def _keyed_sha256(key: bytes) -> _Keyed:
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return (
+        hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+        hashlib.sha256(bytes(b ^ 0x5C for b in key)),
+    )
+
+
 @lru_cache(maxsize=256)
-def _parse_amz_date(text: str) -> datetime:
-    """``X-Amz-Date`` (yyyymmddThhmmssZ) as an aware datetime; raises ValueError. Many
-    requests share a second, so the parse is remembered."""
-    return datetime.strptime(text, _AMZ_DATE).replace(tzinfo=UTC)
+def _parse_amz_date(text: str) -> float:
+    """``X-Amz-Date`` (yyyymmddThhmmssZ) in seconds since the epoch; raises ValueError.
+    Many requests share a second, so the parse is remembered."""
+    return datetime.strptime(text, _AMZ_DATE).replace(tzinfo=UTC).timestamp()
+
+
+def _amz_date(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime(_AMZ_DATE)
 
 
 class Verifier:
@@ -199,7 +221,9 @@ class Verifier:
             self._signer_parts = (SigV4Auth, AWSRequest, Credentials)
             # Headers botocore's signer leaves out of a canonical request even when named.
             self._unsigned_headers = frozenset(SIGNED_HEADERS_BLACKLIST)
-        self._keys: dict[tuple[str, str, str, str], bytes] = {}
+        self._keys: dict[tuple[str, str, str, str], _Keyed] = {}
+        # signed header names -> (the ones a canonical request holds, sorted; ";"-joined)
+        self._names: dict[tuple[str, ...], tuple[list[str], str]] = {}
 
     @property
     def is_open(self) -> bool:
@@ -245,21 +269,21 @@ class Verifier:
             signed_at = _parse_amz_date(amz_date)
         except ValueError:
             raise IncompleteSignatureException(MESSAGES["no_date"]) from None
-        now = now or datetime.now(UTC)
-        if signed_at < now - MAX_SKEW:
+        now_s = _time() if now is None else now.timestamp()  # (seconds: no datetimes made)
+        if signed_at < now_s - MAX_SKEW_S:
             raise InvalidSignatureException(
                 MESSAGES["expired"].format(
                     signed=amz_date,
-                    earliest=(now - MAX_SKEW).strftime(_AMZ_DATE),
-                    now=now.strftime(_AMZ_DATE),
+                    earliest=_amz_date(now_s - MAX_SKEW_S),
+                    now=_amz_date(now_s),
                 )
             )
-        if signed_at > now + MAX_SKEW:
+        if signed_at > now_s + MAX_SKEW_S:
             raise InvalidSignatureException(
                 MESSAGES["not_current"].format(
                     signed=amz_date,
-                    latest=(now + MAX_SKEW).strftime(_AMZ_DATE),
-                    now=now.strftime(_AMZ_DATE),
+                    latest=_amz_date(now_s + MAX_SKEW_S),
+                    now=_amz_date(now_s),
                 )
             )
         if auth.date != amz_date[:8]:
@@ -289,22 +313,29 @@ class Verifier:
         and the signing key of (secret, day, region, service) is derived once a day, not
         per request. Any other request goes through botocore's signer whole.
         :meth:`reference_signature` is that path, and tests check both agree."""
-        signed = {name: headers.get(name, "") for name in auth.signed_headers}
-        claimed = signed.get("x-amz-content-sha256")
+        claimed = (
+            headers.get("x-amz-content-sha256", "")
+            if "x-amz-content-sha256" in auth.signed_headers
+            else None
+        )
         if claimed is not None and claimed != hashlib.sha256(body).hexdigest():
             # botocore's signer takes this header's word for the body's hash; a verifier
             # must not, or any body would pass under a signature over another.
             raise InvalidSignatureException(MESSAGES["mismatch"])
         if path != "/" or query or claimed is not None:
             return self.reference_signature(method, path, query, headers, body, auth, secret)
-        names = sorted({name for name in signed if name not in self._unsigned_headers})
+        names, joined = self._canonical_names(auth.signed_headers)
+        lines = []
+        for name in names:
+            value = headers.get(name, "")
+            lines.append(f"{name}:{' '.join(value.split())}")
         canonical = "\n".join(
             (
                 method.upper(),
                 "/",
                 "",
-                "\n".join(f"{name}:{' '.join(signed[name].split())}" for name in names) + "\n",
-                ";".join(names),
+                "\n".join(lines) + "\n",
+                joined,
                 hashlib.sha256(body).hexdigest(),
             )
         )
@@ -318,21 +349,40 @@ class Verifier:
                 hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
             )
         )
-        key = self._signing_key(secret, day, auth.region, auth.service)
-        return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        inner, outer = self._signing_key(secret, day, auth.region, auth.service)
+        h = inner.copy()  # HMAC-SHA256 (RFC 2104) from the key's prepared pads
+        h.update(string_to_sign.encode("utf-8"))
+        o = outer.copy()
+        o.update(h.digest())
+        return o.hexdigest()
 
-    def _signing_key(self, secret: str, day: str, region: str, service: str) -> bytes:
-        """SigV4's derived key: four HMACs, the same for a whole day of one client."""
+    def _canonical_names(self, signed_headers: tuple[str, ...]) -> tuple[list[str], str]:
+        """The signed headers a canonical request lists (botocore's signer leaves some out
+        even when named), sorted, and joined with ";": the same for every request of a
+        client, so worked out once."""
+        got = self._names.get(signed_headers)
+        if got is None:
+            names = sorted({n for n in signed_headers if n not in self._unsigned_headers})
+            got = (names, ";".join(names))
+            if len(self._names) >= MAX_CACHED_KEYS:
+                self._names.clear()
+            self._names[signed_headers] = got
+        return got
+
+    def _signing_key(self, secret: str, day: str, region: str, service: str) -> _Keyed:
+        """SigV4's derived key, four HMACs, ready to sign with: the same for a whole day of
+        one client."""
         cache_key = (secret, day, region, service)
-        key = self._keys.get(cache_key)
-        if key is None:
+        keyed = self._keys.get(cache_key)
+        if keyed is None:
             key = f"AWS4{secret}".encode()
             for part in (day, region, service, "aws4_request"):
                 key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+            keyed = _keyed_sha256(key)
             if len(self._keys) >= MAX_CACHED_KEYS:
                 self._keys.clear()
-            self._keys[cache_key] = key
-        return key
+            self._keys[cache_key] = keyed
+        return keyed
 
     def reference_signature(
         self,
