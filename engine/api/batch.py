@@ -18,6 +18,7 @@ from engine.api.common import (
     consumed,
     index_units,
     key_for,
+    storage_key_for,
 )
 from engine.api.exprs import prepare_request
 from engine.capacity import read_units, write_units
@@ -112,7 +113,7 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
                     raise ValidationException(msg_item_size_exceeded())
                 ops.append((req, skey, (item, size)))
             else:
-                _, skey = key_for(table, delete["Key"])
+                skey = storage_key_for(table, delete["Key"])
                 ops.append((req, skey, None))
             if skey in seen:
                 raise ValidationException(_p(MSG_DUPLICATES))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.capacity import Meter
+from engine.codec import table_key
 from engine.errors import ResourceNotFoundException, ValidationException
 from engine.index import Indexes
 from engine.model import validate_item
@@ -81,6 +82,18 @@ class Context:
 
 def table_arn(ctx: Context, name: str) -> str:
     return f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{name}"
+
+
+def storage_key_for(table: Table, key: object) -> bytes:
+    """:func:`key_for`'s storage key alone. A key of exactly the schema's attributes, each
+    plainly valid, takes one native call; any other goes through key_for, which refuses it
+    with DynamoDB's message in DynamoDB's order."""
+    d = table.defn
+    if type(key) is dict and len(key) == len(d.key_names):
+        skey = table_key(d.attributes, d.hash_key, d.range_key, key)
+        if skey is not None:
+            return skey
+    return key_for(table, key)[1]
 
 
 def key_for(table: Table, key: object) -> tuple[dict, bytes]:

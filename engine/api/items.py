@@ -16,6 +16,7 @@ from engine.api.common import (
     consumed,
     index_units,
     key_for,
+    storage_key_for,
 )
 from engine.api.exprs import prepare_request
 from engine.capacity import read_units, write_units
@@ -75,7 +76,7 @@ def _build_conditional(ctx: Context, p: dict, *, keeps_item: bool):
     holds."""
     prep = prepare_request(p)
     table = ctx.table(p["TableName"])
-    _, skey = key_for(table, p["Key"])
+    skey = storage_key_for(table, p["Key"])
     with_item = _rvcf(p)
 
     def decide(old: dict | None) -> dict | None:
@@ -192,7 +193,7 @@ def update_item(ctx: Context, p: dict) -> dict:
 def get_item(ctx: Context, p: dict) -> dict:
     prep = prepare_request(p, ())
     table = ctx.table(p["TableName"])
-    _, skey = key_for(table, p["Key"])
+    skey = storage_key_for(table, p["Key"])
     tid = table.defn.table_id
     ctx.meter.admit(tid, "read")
     item, size = table.get_sized(skey)

@@ -21,7 +21,7 @@ from engine.api.common import (
     collection_metrics,
     consumed,
     index_units,
-    key_for,
+    storage_key_for,
 )
 from engine.api.exprs import prepare_request
 from engine.api.items import build_check, build_delete, build_put, build_update
@@ -160,7 +160,7 @@ def transact_get_items(ctx: Context, p: dict) -> dict:
         body = entry["Get"]
         preps.append(prepare_request(body, ()))
         table = ctx.table(body["TableName"])
-        _, skey = key_for(table, body["Key"])
+        skey = storage_key_for(table, body["Key"])
         reads.append((table, skey))
     if len({(t.keyspace, k) for t, k in reads}) != len(reads):
         raise ValidationException(MSG_SAME_ITEM)
