@@ -22,7 +22,9 @@ Two measurements:
    bench/serve_load.py from --procs processes of --conns connections each for --seconds,
    not through boto3 (whose ~600 us of client CPU a call would hide the server): server
    requests per second and the server process's CPU per request (user + system of all
-   its threads, from /proc; child processes not counted).
+   its threads and of its child processes, from /proc: shale flushes and compacts in a
+   worker process), counted until the server is idle again, so the work the requests
+   left behind (a memtable flush) is theirs.
 
 On a machine with few cores the clients compete with the server for CPU: read the CPU per
 request as the server's cost, and requests per second as what this machine sustained.
@@ -94,6 +96,30 @@ def find_dynalite(given: str | None) -> Path | None:
     return None
 
 
+def _family(pid: int) -> list[int]:
+    """``pid`` and its living descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:  # gone meanwhile
+            continue
+    return out
+
+
+def _process_cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
 class Server:
     def __init__(self, name: str, cmd: list[str], port: int) -> None:
         self.name, self.cmd, self.port = name, cmd, port
@@ -107,10 +133,12 @@ class Server:
         return self
 
     def cpu_s(self) -> float:
+        """CPU seconds (user + system) of the server process and of its living child
+        processes (shale's flush and compaction worker): all the work it does."""
         assert self.proc is not None
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(_process_cpu_ticks(pid) for pid in _family(self.proc.pid)) / os.sysconf(
+            "SC_CLK_TCK"
+        )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -274,14 +302,30 @@ def run_boto3(server: Server, op: str, threads: int, calls: int) -> float:
 # ------------------------------------------------------------------------------ raw HTTP
 
 
+def settle(server: Server, max_s: float = 30.0, window_s: float = 0.2) -> None:
+    """Wait until ``server`` is idle: less than a tenth of a core for ``window_s``. Work
+    a burst of requests leaves behind (an LSM store's flush and compaction after many
+    writes) then counts toward that burst, not toward the next operation measured."""
+    deadline = time.monotonic() + max_s
+    last = server.cpu_s()
+    while time.monotonic() < deadline:
+        time.sleep(window_s)
+        now = server.cpu_s()
+        if now - last < 0.1 * window_s:
+            return
+        last = now
+
+
 def run_raw(
     server: Server, op: str, procs: int, conns: int, seconds: float
 ) -> tuple[float, float, int]:
     """Requests per second, server CPU microseconds per request and errors for raw ``op``
     (signed for real when the server verifies signatures)."""
     credentials = CREDENTIALS if server.name == "shale-sigv4" else None
+    settle(server)
     cpu0 = server.cpu_s()
     total, errors, elapsed = run_load(server.port, op, procs, conns, seconds, credentials)
+    settle(server)  # background work the requests left (a memtable flush) is theirs
     cpu = server.cpu_s() - cpu0
     if errors:
         print(

@@ -2,12 +2,16 @@
 bodies it was given, the least server real GetItem/PutItem round trips through boto3."""
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 import zlib
 
 import pytest
 
-from bench.serve import Server, boto3_client, free_port
+from bench.serve import Server, _family, _process_cpu_ticks, boto3_client, free_port
 
 
 @pytest.fixture
@@ -53,3 +57,30 @@ def test_the_least_server_stores_and_reads_items(start):
     assert got["Item"] == item
     missing = client.get_item(TableName="bench", Key={"pk": {"S": "k2"}, "sk": {"N": "7"}})
     assert "Item" not in missing
+
+
+def test_server_cpu_counts_its_child_processes(tmp_path):
+    """shale flushes and compacts in a worker process: a server's CPU includes its
+    children's, or that work would go uncounted."""
+    busy_child = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', "
+        "'import time\\nt = time.process_time()\\n"
+        "while time.process_time() - t < 0.6: pass\\ntime.sleep(60)'])\n"
+        "time.sleep(60)\n"
+    )
+    parent = Server("parent", [sys.executable, "-c", busy_child], 0)
+    parent.proc = subprocess.Popen(parent.cmd)
+    try:
+        deadline = time.monotonic() + 20
+        while parent.cpu_s() < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        family = _family(parent.proc.pid)
+        assert len(family) == 2, family
+        # the parent itself only started the child and sleeps: the CPU is the child's
+        assert parent.cpu_s() >= 0.5
+        assert _process_cpu_ticks(parent.proc.pid) / os.sysconf("SC_CLK_TCK") < 0.5
+    finally:
+        for pid in reversed(_family(parent.proc.pid)):
+            os.kill(pid, signal.SIGKILL)
+        parent.proc.wait()
