@@ -16,5 +16,6 @@
 #include "itemcodec.h"
 #include "walframe.h"
 #include "batchops.h"
+#include "scanrows.h"
 
 #endif

@@ -6,12 +6,14 @@ entry's key and value back as Python bytes. `iter_merged` drives `engine.codec.M
 over one chunk iterator per source and yields the visible (key, value) pairs.
 """
 
+import itertools
 import struct
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from engine.codec import MERGE_DONE, MERGE_NEED_REFILL, MERGE_READ, Merger, make_run_buffer
 from engine.storage.memtable import Memtable
+from engine.storage.scanrows import block_rows
 from engine.storage.sstable import Block, SSTableReader
 
 EMPTY_RUN = make_run_buffer([])  # (buf, keys_at, offs_at, trailers_at) of no entries
@@ -155,26 +157,36 @@ def iter_merged(
 
     One source needs no merge: its chunks are group-aligned, so each is resolved on its
     own, and a plain chunk (no tombstones, one version per key, all visible at
-    `seqno`) is yielded straight from its arrays."""
+    `seqno`) is cut into rows in one native call (block_rows)."""
     n = len(sources)
     if n == 0:
-        return
+        return iter(())
     if n == 1:
-        for chunk in sources[0]:
-            is_plain, max_seqno = chunk.is_plain
-            if is_plain and max_seqno <= seqno:
-                yield from _iter_plain(chunk, reverse)
-            else:
-                yield from _iter_runs([iter((chunk,))], seqno, reverse)
-        return
-    yield from _iter_runs(sources, seqno, reverse)
+        return itertools.chain.from_iterable(_single_source_rows(sources[0], seqno, reverse))
+    return _iter_runs(sources, seqno, reverse)
 
 
-def _iter_plain(chunk: Chunk, reverse: bool) -> Iterator[tuple[bytes, bytes]]:
-    buf, ka, koffs, va, voffs, _ = _views(chunk)
-    order = range(chunk.hi - 1, chunk.lo - 1, -1) if reverse else range(chunk.lo, chunk.hi)
-    for i in order:
-        yield buf[ka + koffs[i] : ka + koffs[i + 1]], buf[va + voffs[i] : va + voffs[i + 1]]
+def _single_source_rows(
+    chunks: Iterator[Chunk], seqno: int, reverse: bool
+) -> Iterator[Iterable[tuple[bytes, bytes]]]:
+    for chunk in chunks:
+        is_plain, max_seqno = chunk.is_plain
+        if is_plain and max_seqno <= seqno:
+            yield block_rows(chunk.buf, chunk.lo, chunk.hi, reverse)
+        else:
+            yield _iter_runs([iter((chunk,))], seqno, reverse)
+
+
+def py_block_rows(raw: bytes, lo: int, hi: int, reverse: bool) -> list[tuple[bytes, bytes]]:
+    """block_rows in Python alone (the twin of the native call): entries [lo, hi) of a
+    data block as (key, value), descending when `reverse`."""
+    block = Block(raw)
+    order = range(hi - 1, lo - 1, -1) if reverse else range(lo, hi)
+    ka, koffs, va, voffs = block.keys_at, block.koffs, block.values_at, block.voffs
+    return [
+        (raw[ka + koffs[i] : ka + koffs[i + 1]], raw[va + voffs[i] : va + voffs[i + 1]])
+        for i in order
+    ]
 
 
 def _iter_runs(

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 
 from engine.codec import make_run_buffer
 from engine.storage.batch import apply_ops
+from engine.storage.scanrows import visible_rows
 
 ENTRY_OVERHEAD_BYTES = 48  # rough per-version cost used for the flush trigger
 RECENT_KEYS_MIN = 512  # recent keys kept apart from the main order before a merge
@@ -144,7 +145,49 @@ class Memtable:
         self, start: bytes | None, end: bytes | None, reverse: bool, seqno: int
     ) -> Iterator[tuple[bytes, bytes]]:
         """(key, value) of the newest version at or below `seqno` of every key in
-        [start, end), skipping tombstones: a scan served by this memtable alone."""
+        [start, end), skipping tombstones: a scan served by this memtable alone.
+
+        Rows are resolved in C a run of keys at a time (runs of 16 growing to 256, so a
+        short Query page resolves little it does not read); only a key whose newest
+        version is too new for `seqno` has its older versions looked up here.
+        :meth:`py_iter_visible` is the twin."""
+        return itertools.chain.from_iterable(self._visible_runs(start, end, reverse, seqno))
+
+    def _visible_runs(
+        self, start: bytes | None, end: bytes | None, reverse: bool, seqno: int
+    ) -> Iterator[list[tuple[bytes, bytes]]]:
+        data = self.data
+        keys_iter = self._iter_keys(start, end, reverse)
+        size = 16
+        while True:
+            keys = list(itertools.islice(keys_iter, size))
+            if not keys:
+                return
+            size = min(size * 2, 256)
+            i = 0
+            while i < len(keys):
+                rows, i = visible_rows(keys, data, seqno, i)
+                if rows:
+                    yield rows
+                if i < len(keys):  # its newest version is too new: an older one may do
+                    row = self._older_visible(keys[i], seqno)
+                    if row is not None:
+                        yield (row,)
+                    i += 1
+
+    def _older_visible(self, key: bytes, seqno: int) -> tuple[bytes, bytes] | None:
+        """(key, value) of ``key``'s newest version at or below `seqno`, below its newest
+        version; None for none or a tombstone."""
+        if key in self.older:
+            for old_trailer, value in self.versions(key)[1:]:
+                if old_trailer >> 8 <= seqno:
+                    return None if value is None else (key, value)
+        return None
+
+    def py_iter_visible(
+        self, start: bytes | None, end: bytes | None, reverse: bool, seqno: int
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """:meth:`iter_visible` in Python alone (the twin of its native half)."""
         data = self.data
         older = self.older
         for key in self._iter_keys(start, end, reverse):
