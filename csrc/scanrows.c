@@ -122,11 +122,124 @@ static PyObject *py_block_rows(PyObject *self, PyObject *const *args, Py_ssize_t
     return rows;
 }
 
+/* A run's view, parsed once a call: see merged_rows in scanrows.h. */
+typedef struct {
+    const uint8_t *buf;
+    uint64_t len, keys_at, offs_at, values_at, voffs_at;
+    PyObject *values; /* borrowed list, or NULL: values are in buf */
+} run_view;
+
+static int parse_view(PyObject *view, run_view *out) {
+    if (view == Py_None) {
+        out->buf = NULL;
+        return 0;
+    }
+    if (!PyTuple_CheckExact(view) || PyTuple_GET_SIZE(view) != 6 ||
+        !PyBytes_CheckExact(PyTuple_GET_ITEM(view, 0))) {
+        PyErr_SetString(PyExc_TypeError, "merged_rows: a view is (buf, keys_at, offs_at, "
+                                         "values_at, voffs_at, values)");
+        return -1;
+    }
+    PyObject *buf = PyTuple_GET_ITEM(view, 0);
+    out->buf = (const uint8_t *)PyBytes_AS_STRING(buf);
+    out->len = (uint64_t)PyBytes_GET_SIZE(buf);
+    uint64_t *fields[4] = {&out->keys_at, &out->offs_at, &out->values_at, &out->voffs_at};
+    for (int f = 0; f < 4; f++) {
+        Py_ssize_t v = PyLong_AsSsize_t(PyTuple_GET_ITEM(view, f + 1));
+        if (v == -1 && PyErr_Occurred()) return -1;
+        *fields[f] = (uint64_t)v; /* (a negative voffs_at is never read: values is a list) */
+    }
+    PyObject *values = PyTuple_GET_ITEM(view, 5);
+    if (values != Py_None && !PyList_CheckExact(values)) {
+        PyErr_SetString(PyExc_TypeError, "merged_rows: a view's values are a list or None");
+        return -1;
+    }
+    out->values = values == Py_None ? NULL : values;
+    return 0;
+}
+
+/* The (key, value) row of entry i of a view; NULL with ValueError when out of bounds. */
+static PyObject *view_row(const run_view *v, uint64_t i) {
+    const uint8_t *b = v->buf;
+    if (!b || v->offs_at + 4 * i + 8 > v->len) goto bad;
+    uint32_t ka = load_u32(b + v->offs_at + 4 * i), kb = load_u32(b + v->offs_at + 4 * i + 4);
+    if (kb < ka || v->keys_at + kb > v->len) goto bad;
+    PyObject *key = PyBytes_FromStringAndSize((const char *)b + v->keys_at + ka, kb - ka);
+    if (!key) return NULL;
+    PyObject *row;
+    if (v->values) {
+        if ((Py_ssize_t)i >= PyList_GET_SIZE(v->values)) {
+            Py_DECREF(key);
+            goto bad;
+        }
+        row = PyTuple_Pack(2, key, PyList_GET_ITEM(v->values, (Py_ssize_t)i));
+    } else {
+        if (v->voffs_at + 4 * i + 8 > v->len) {
+            Py_DECREF(key);
+            goto bad;
+        }
+        uint32_t va = load_u32(b + v->voffs_at + 4 * i);
+        uint32_t vb = load_u32(b + v->voffs_at + 4 * i + 4);
+        if (vb < va || v->values_at + vb > v->len) {
+            Py_DECREF(key);
+            goto bad;
+        }
+        row = pair(key, (const char *)b + v->values_at + va, vb - va);
+    }
+    Py_DECREF(key);
+    return row;
+bad:
+    PyErr_SetString(PyExc_ValueError, "merged_rows: an entry lies outside its view");
+    return NULL;
+}
+
+#define MAX_VIEWS 64
+
+static PyObject *py_merged_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1]) ||
+        !PyList_CheckExact(args[2]) || PyList_GET_SIZE(args[1]) != PyList_GET_SIZE(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "merged_rows(views: list, runs: list, idxs: list)");
+        return NULL;
+    }
+    PyObject *views = args[0], *runs = args[1], *idxs = args[2];
+    Py_ssize_t nviews = PyList_GET_SIZE(views);
+    run_view stack_views[MAX_VIEWS];
+    run_view *parsed = nviews <= MAX_VIEWS ? stack_views : PyMem_Malloc(sizeof(run_view) * nviews);
+    if (!parsed) return PyErr_NoMemory();
+    PyObject *rows = NULL;
+    for (Py_ssize_t r = 0; r < nviews; r++)
+        if (parse_view(PyList_GET_ITEM(views, r), &parsed[r]) < 0) goto done;
+    Py_ssize_t n = PyList_GET_SIZE(runs);
+    rows = PyList_New(n);
+    if (!rows) goto done;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t r = PyLong_AsSsize_t(PyList_GET_ITEM(runs, j));
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(idxs, j));
+        if ((r == -1 || i == -1) && PyErr_Occurred()) goto fail;
+        if (r < 0 || r >= nviews || i < 0) {
+            PyErr_SetString(PyExc_IndexError, "merged_rows: a run or index out of range");
+            goto fail;
+        }
+        PyObject *row = view_row(&parsed[r], (uint64_t)i);
+        if (!row) goto fail;
+        PyList_SET_ITEM(rows, j, row);
+    }
+    goto done;
+fail:
+    Py_CLEAR(rows);
+done:
+    if (parsed != stack_views) PyMem_Free(parsed);
+    return rows;
+}
+
 static PyMethodDef scan_methods[] = {
     {"visible_rows", (PyCFunction)(void (*)(void))py_visible_rows, METH_FASTCALL,
      "visible_rows(keys, data, seqno, start) -> (rows, stop)"},
     {"block_rows", (PyCFunction)(void (*)(void))py_block_rows, METH_FASTCALL,
      "block_rows(raw, lo, hi, reverse) -> rows"},
+    {"merged_rows", (PyCFunction)(void (*)(void))py_merged_rows, METH_FASTCALL,
+     "merged_rows(views, runs, idxs) -> rows"},
 };
 
 void *shale_scan_functions(void) {

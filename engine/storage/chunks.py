@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from engine.codec import MERGE_DONE, MERGE_NEED_REFILL, MERGE_READ, Merger, make_run_buffer
 from engine.storage.memtable import Memtable
-from engine.storage.scanrows import block_rows
+from engine.storage.scanrows import block_rows, merged_rows
 from engine.storage.sstable import Block, SSTableReader
 
 EMPTY_RUN = make_run_buffer([])  # (buf, keys_at, offs_at, trailers_at) of no entries
@@ -35,6 +35,7 @@ class Chunk:
         "values",
         "values_at",
         "voffs",
+        "voffs_at",
     )
 
     def key(self, i: int) -> bytes:
@@ -64,6 +65,7 @@ def block_chunk(block: Block, lo: int, hi: int, max_seqno: int = 1 << 62) -> Chu
     chunk.values = None
     chunk.values_at = block.values_at
     chunk.voffs = block.voffs
+    chunk.voffs_at = 12 + 4 * block.count  # (docs/FORMAT.md "Data block")
     chunk.lo = lo
     chunk.hi = hi
     return chunk
@@ -83,6 +85,7 @@ def iter_memtable_chunks(
         chunk.values = values
         chunk.values_at = 0
         chunk.voffs = None
+        chunk.voffs_at = -1  # values are in chunk.values
         chunk.is_plain = (False, 0)
         chunk.lo = 0
         chunk.hi = count
@@ -145,8 +148,16 @@ def set_chunk(merger: Merger, i: int, chunk: Chunk | None, reverse: bool) -> Non
         )
 
 
-def _views(chunk: Chunk) -> tuple:
-    return (chunk.buf, chunk.keys_at, chunk.koffs, chunk.values_at, chunk.voffs, chunk.values)
+def _view(chunk: Chunk) -> tuple:
+    """What merged_rows needs of a chunk (csrc/scanrows.h)."""
+    return (
+        chunk.buf,
+        chunk.keys_at,
+        chunk.offs_at,
+        chunk.values_at,
+        chunk.voffs_at,
+        chunk.values,
+    )
 
 
 def iter_merged(
@@ -163,7 +174,7 @@ def iter_merged(
         return iter(())
     if n == 1:
         return itertools.chain.from_iterable(_single_source_rows(sources[0], seqno, reverse))
-    return _iter_runs(sources, seqno, reverse)
+    return itertools.chain.from_iterable(_iter_runs(sources, seqno, reverse))
 
 
 def _single_source_rows(
@@ -174,7 +185,7 @@ def _single_source_rows(
         if is_plain and max_seqno <= seqno:
             yield block_rows(chunk.buf, chunk.lo, chunk.hi, reverse)
         else:
-            yield _iter_runs([iter((chunk,))], seqno, reverse)
+            yield from _iter_runs([iter((chunk,))], seqno, reverse)
 
 
 def py_block_rows(raw: bytes, lo: int, hi: int, reverse: bool) -> list[tuple[bytes, bytes]]:
@@ -191,14 +202,15 @@ def py_block_rows(raw: bytes, lo: int, hi: int, reverse: bool) -> list[tuple[byt
 
 def _iter_runs(
     sources: list[Iterator[Chunk]], seqno: int, reverse: bool
-) -> Iterator[tuple[bytes, bytes]]:
+) -> Iterator[list[tuple[bytes, bytes]]]:
+    """The rows of merging `sources`, a merge step's worth (up to 128) at a time."""
     n = len(sources)
     merger = Merger(n, reverse=reverse, mode=MERGE_READ, snapshots=[seqno], out_cap=128)
     views: list[tuple | None] = [None] * n
 
     def load(i: int) -> None:
         chunk = next(sources[i], None)
-        views[i] = None if chunk is None else _views(chunk)
+        views[i] = None if chunk is None else _view(chunk)
         set_chunk(merger, i, chunk, reverse)
 
     for i in range(n):
@@ -206,13 +218,26 @@ def _iter_runs(
     step = merger.step
     while True:
         status, runs, idxs, refill = step()
-        for r, i in zip(runs, idxs):
-            buf, ka, koffs, va, voffs, values = views[r]
-            if values is None:
-                yield buf[ka + koffs[i] : ka + koffs[i + 1]], buf[va + voffs[i] : va + voffs[i + 1]]
-            else:
-                yield buf[ka + koffs[i] : ka + koffs[i + 1]], values[i]
+        if runs:
+            yield merged_rows(views, runs, idxs)
         if status == MERGE_DONE:
             return
         if status == MERGE_NEED_REFILL:
             load(refill)
+
+
+def py_merged_rows(
+    views: list[tuple | None], runs: list[int], idxs: list[int]
+) -> list[tuple[bytes, bytes]]:
+    """merged_rows in Python alone (the twin of the native call)."""
+    out = []
+    for r, i in zip(runs, idxs):
+        buf, keys_at, offs_at, values_at, voffs_at, values = views[r]  # type: ignore[misc]
+        ka, kb = struct.unpack_from("<2I", buf, offs_at + 4 * i)
+        key = buf[keys_at + ka : keys_at + kb]
+        if values is not None:
+            out.append((key, values[i]))
+        else:
+            va, vb = struct.unpack_from("<2I", buf, voffs_at + 4 * i)
+            out.append((key, buf[values_at + va : values_at + vb]))
+    return out

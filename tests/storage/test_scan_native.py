@@ -1,6 +1,7 @@
 """Native scan rows (csrc/scanrows.c) against their pure-Python twins: Memtable.iter_visible
-against py_iter_visible over memtables of many versions, tombstones and read seqnos, and
-block_rows against py_block_rows over built data blocks (and malformed ones)."""
+against py_iter_visible over memtables of many versions, tombstones and read seqnos,
+block_rows against py_block_rows over built data blocks (and malformed ones), and
+merged_rows against py_merged_rows over block and memtable chunks."""
 
 import struct
 
@@ -9,11 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.storage.batch import WriteBatch, encode_batch
-from engine.storage.chunks import py_block_rows
+from engine.storage.chunks import (
+    _view,
+    block_chunk,
+    iter_memtable_chunks,
+    py_block_rows,
+    py_merged_rows,
+)
 from engine.storage.format import KIND_TOMBSTONE, KIND_VALUE
 from engine.storage.memtable import MemtableGeneration
-from engine.storage.scanrows import block_rows, visible_rows
-from engine.storage.sstable import build_data_block
+from engine.storage.scanrows import block_rows, merged_rows, visible_rows
+from engine.storage.sstable import Block, build_data_block
 
 KSID = 3
 key = st.binary(max_size=4)  # short keys: writes often meet on one key
@@ -104,3 +111,46 @@ def test_block_rows_refuses_malformed_blocks_and_ranges():
     struct.pack_into("<I", broken, 8 + 4, 1 << 30)  # the second key's offset, past its area
     with pytest.raises(ValueError):
         block_rows(bytes(broken), 0, 2, False)
+
+
+@settings(max_examples=300)
+@given(entries, writes, st.data())
+def test_merged_rows_equals_its_twin(raw_entries, ops, data):
+    """Rows picked from a block chunk's view and a memtable chunk's view, as a merge step
+    picks them (any runs, any entry indexes within them)."""
+    raw_entries.sort(key=lambda e: (e[0], -e[1]))
+    block = Block(
+        build_data_block(
+            [k for k, _, _ in raw_entries],
+            [s << 8 | KIND_VALUE for _, s, _ in raw_entries],
+            [v for _, _, v in raw_entries],
+        )
+    )
+    views = [_view(block_chunk(block, 0, block.count))]
+    for chunk in iter_memtable_chunks(memtable([ops]), None, None, False):
+        views.append(_view(chunk))
+    views.append(None)  # a finished run: never picked
+    sizes = [block.count] + [len(v[5]) for v in views[1:-1]]
+    picks = data.draw(
+        st.lists(
+            st.sampled_from([(r, i) for r, n in enumerate(sizes) for i in range(n)] or [(0, 0)]),
+            max_size=50,
+        )
+    )
+    picks = [(r, i) for r, i in picks if i < sizes[r]]
+    runs, idxs = [r for r, _ in picks], [i for _, i in picks]
+    assert merged_rows(views, runs, idxs) == py_merged_rows(views, runs, idxs)
+
+
+def test_merged_rows_refuses_what_lies_outside_a_view():
+    block = Block(build_data_block([b"a", b"b"], [1 << 8 | 1, 2 << 8 | 1], [b"x", b"y"]))
+    views = [_view(block_chunk(block, 0, 2)), None]
+    assert merged_rows(views, [0, 0], [1, 0]) == [(b"b", b"y"), (b"a", b"x")]
+    with pytest.raises(ValueError):
+        merged_rows(views, [0], [7])  # past the block's entries
+    with pytest.raises(ValueError):
+        merged_rows(views, [1], [0])  # a finished run
+    with pytest.raises(IndexError):
+        merged_rows(views, [2], [0])
+    with pytest.raises(TypeError):
+        merged_rows(views, [0], [0, 1])
