@@ -51,7 +51,10 @@ class Memtable:
 
     def __init__(self) -> None:
         self.data: dict[bytes, bytes] = {}
-        self.older: dict[bytes, bytes] = {}
+        # key -> its replaced versions, oldest first, each packed as trailer u64 | value
+        # length u32 | value: a list, so keeping one more costs the same however many a
+        # hot key has (one bytes string re-concatenated per write grew quadratically)
+        self.older: dict[bytes, list[bytes]] = {}
         self._order: tuple[tuple[bytes, ...], list[bytes]] = ((), [])
         self._new: dict[bytes, None] = {}
         self._sort_lock = threading.Lock()
@@ -69,7 +72,11 @@ class Memtable:
     def keep_older(self, key: bytes, old: bytes) -> None:
         """Remember `old` (a `data` entry) before it is replaced."""
         packed = _pack_older(_unpack_u64(old)[0], len(old) - 8) + old[8:]
-        self.older[key] = self.older.get(key, b"") + packed
+        kept = self.older.get(key)
+        if kept is None:
+            self.older[key] = [packed]
+        else:
+            kept.append(packed)
 
     def get(self, key: bytes, seqno: int) -> tuple[bool, bytes | None]:
         """(True, value) for the newest version at or below `seqno` (value None for a
@@ -86,19 +93,14 @@ class Memtable:
             return []
         trailer = _unpack_u64(newest)[0]
         out = [(trailer, newest[8:] if trailer & 0xFF else None)]
-        packed = self.older.get(key)
-        if packed:
-            older = []
-            pos = 0
-            while pos < len(packed):
-                old_trailer, length = _OLDER.unpack_from(packed, pos)
-                pos += _OLDER.size
-                older.append(
-                    (old_trailer, packed[pos : pos + length] if old_trailer & 0xFF else None)
-                )
-                pos += length
+        kept = self.older.get(key)
+        if kept:
             top = trailer >> 8
-            out.extend(v for v in reversed(older) if v[0] >> 8 < top)
+            head = _OLDER.size
+            for packed in reversed(kept):
+                old_trailer = _unpack_u64(packed)[0]
+                if old_trailer >> 8 < top:
+                    out.append((old_trailer, packed[head:] if old_trailer & 0xFF else None))
         return out
 
     def _ordered(self) -> tuple[tuple[bytes, ...], list[bytes]]:

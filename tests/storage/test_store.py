@@ -232,3 +232,36 @@ def test_wal_bytes_copied_into_a_memory_map_are_counted_apart(store_dir, durabil
     assert stats["wal_bytes_written"] > 50 * 100
     expected = stats["wal_bytes_written"] if durability != "sync" else 0
     assert stats["wal_bytes_mapped"] == expected
+
+
+def test_a_hot_key_keeps_every_version_a_snapshot_can_see(tmp_path):
+    """One key rewritten a thousand times in one memtable, with snapshots along the way:
+    each snapshot reads, and scans, the version of its moment, before and after a flush."""
+    store = Store.open(str(tmp_path / "db"), durability="off")
+    store.create_keyspace("kv")
+    store.put("kv", b"before", b"b")
+    snapshots = []
+    for i in range(1000):
+        if i % 100 == 0:
+            snapshots.append((store.snapshot(), i - 1))
+        if i % 7 == 3:
+            store.delete("kv", b"hot")
+        else:
+            store.put("kv", b"hot", b"v%d" % i)
+
+    def expected(last: int) -> bytes | None:
+        if last < 0 or last % 7 == 3:
+            return None
+        return b"v%d" % last
+
+    for flushed in (False, True):
+        for snap, last in snapshots:
+            want = expected(last)
+            assert store.get("kv", b"hot", snapshot=snap) == want, (flushed, last)
+            rows = dict(store.scan("kv", snapshot=snap))
+            assert rows.get(b"hot") == want and rows[b"before"] == b"b"
+        assert store.get("kv", b"hot") == expected(999)
+        store.flush()
+    for snap, _ in snapshots:
+        snap.release()
+    store.close()
