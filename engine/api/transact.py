@@ -139,7 +139,7 @@ def transact_write_items(ctx: Context, p: dict) -> dict:
     if token is None:
         return _run_write(ctx, p)
     fp = _fingerprint(p)
-    with ctx.tokens.lock_for(token):
+    with ctx.tokens.hold(token):
         found, result = ctx.tokens.lookup(token, fp)
         if found:
             if result is TokenCache.MISMATCH:

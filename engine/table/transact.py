@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from engine.errors import ConditionalCheckFailedException, DynamoDBError
@@ -152,31 +154,57 @@ def transact_get(
 
 
 class TokenCache:
-    """ClientRequestToken -> (fingerprint, result) for ``ttl_s`` seconds."""
+    """ClientRequestToken -> (fingerprint, result) for ``ttl_s`` seconds.
+
+    botocore gives every TransactWriteItems call a token of its own (the model marks it
+    an idempotency token), so with boto3 clients every transaction leaves an entry for
+    the whole window. Entries are kept in the order they were remembered, so expiry
+    drops the oldest from the front: each call costs the same however many are held
+    (a scan of them all per lookup grew to a millisecond a transaction at 40,000).
+    """
 
     MISMATCH = object()  # lookup()'s result for a token reused with other parameters
 
     def __init__(self, ttl_s: float = TOKEN_TTL_S) -> None:
         self.ttl_s = ttl_s
-        self._entries: dict[str, tuple[float, bytes, object]] = {}
+        self._entries: OrderedDict[str, tuple[float, bytes, object]] = OrderedDict()
         self._mutex = threading.Lock()
-        self.inflight: dict[str, threading.Lock] = {}
+        # token -> [its mutex, requests holding or waiting for it], while any does
+        self._inflight: dict[str, list] = {}
 
-    def lock_for(self, token: str) -> threading.Lock:
-        """A mutex serializing requests that carry one token."""
+    @contextmanager
+    def hold(self, token: str) -> Iterator[None]:
+        """Serialize the requests that carry ``token``, for the ``with`` block. The
+        token's mutex exists only while a request holds or waits for it."""
         with self._mutex:
-            lock = self.inflight.get(token)
-            if lock is None:
-                lock = self.inflight[token] = threading.Lock()
-            return lock
+            entry = self._inflight.get(token)
+            if entry is None:
+                entry = self._inflight[token] = [threading.Lock(), 0]
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._mutex:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._inflight[token]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _expire(self, now: float) -> None:
+        entries = self._entries
+        while entries:
+            remembered_at = next(iter(entries.values()))[0]
+            if now - remembered_at <= self.ttl_s:
+                return
+            entries.popitem(last=False)
 
     def lookup(self, token: str, fingerprint: bytes) -> tuple[bool, object]:
         """(found, result); found with a different fingerprint is (True, MISMATCH)."""
-        now = time.monotonic()
         with self._mutex:
-            for t in [t for t, e in self._entries.items() if now - e[0] > self.ttl_s]:
-                del self._entries[t]
-                self.inflight.pop(t, None)
+            self._expire(time.monotonic())
             entry = self._entries.get(token)
         if entry is None:
             return False, None
@@ -187,3 +215,4 @@ class TokenCache:
     def remember(self, token: str, fingerprint: bytes, result: object) -> None:
         with self._mutex:
             self._entries[token] = (time.monotonic(), fingerprint, result)
+            self._entries.move_to_end(token)  # (a token remembered again starts anew)
