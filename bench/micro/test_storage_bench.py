@@ -53,6 +53,21 @@ def test_put_to_one_hot_key(benchmark, tmp_path):
     store.close()
 
 
+def test_scan_past_one_hot_key(benchmark, tmp_path):
+    """A Query's pattern over a partition holding a hot item: 100 keys in an SSTable, one
+    of them rewritten 50,000 times since (in the memtable). The scan must see one version
+    of it, not walk all of them (it did: 19 ms a scan)."""
+    store = Store.open(str(tmp_path / "db"), durability="off")
+    store.create_keyspace("kv")
+    for i in range(100):
+        store.put("kv", b"k%03d" % i, b"v" * 100)
+    store.flush()
+    for n in range(50_000):
+        store.put("kv", b"k050", b"x%d" % n)
+    assert len(benchmark(lambda: list(store.scan("kv", b"k000", b"k100")))) == 100
+    store.close()
+
+
 def test_get_compacted(benchmark, filled):
     store, keys = filled
     probes = itertools.cycle(random.Random(3).sample(keys, 10_000))

@@ -72,9 +72,11 @@ def block_chunk(block: Block, lo: int, hi: int, max_seqno: int = 1 << 62) -> Chu
 
 
 def iter_memtable_chunks(
-    table: Memtable, start: bytes | None, end: bytes | None, reverse: bool
+    table: Memtable, start: bytes | None, end: bytes | None, reverse: bool, seqno: int
 ) -> Iterator[Chunk]:
-    for buf, keys_at, offs_at, trailers_at, count, values in table.iter_chunks(start, end, reverse):
+    """Chunks of `table` over [start, end) for a read at `seqno` (Memtable.iter_chunks)."""
+    chunks = table.iter_chunks(start, end, reverse, seqno)
+    for buf, keys_at, offs_at, trailers_at, count, values in chunks:
         chunk = Chunk()
         chunk.buf = buf
         chunk.keys_at = keys_at

@@ -81,10 +81,27 @@ class Memtable:
     def get(self, key: bytes, seqno: int) -> tuple[bool, bytes | None]:
         """(True, value) for the newest version at or below `seqno` (value None for a
         tombstone); (False, None) when this memtable has no visible version."""
-        for trailer, value in self.versions(key):
-            if trailer >> 8 <= seqno:
-                return True, value
-        return False, None
+        version = self.visible_version(key, seqno)
+        return (False, None) if version is None else (True, version[1])
+
+    def visible_version(self, key: bytes, seqno: int) -> tuple[int, bytes | None] | None:
+        """(trailer, value or None for a tombstone) of `key`'s newest version at or below
+        `seqno`; None when this memtable has none. Looks at the versions newer than the
+        read only, not at every version a hot key has: :meth:`versions` lists them all."""
+        newest = self.data.get(key)
+        if newest is None:
+            return None
+        trailer = _unpack_u64(newest)[0]
+        top = trailer >> 8
+        if top <= seqno:
+            return trailer, (newest[8:] if trailer & 0xFF else None)
+        kept = self.older.get(key)
+        if kept:
+            for packed in reversed(kept):
+                old_trailer = _unpack_u64(packed)[0]
+                if old_trailer >> 8 < top and old_trailer >> 8 <= seqno:
+                    return old_trailer, (packed[_OLDER.size :] if old_trailer & 0xFF else None)
+        return None
 
     def versions(self, key: bytes) -> list[tuple[int, bytes | None]]:
         """Every version of `key` as (trailer, value-or-None), newest first."""
@@ -178,13 +195,10 @@ class Memtable:
                     i += 1
 
     def _older_visible(self, key: bytes, seqno: int) -> tuple[bytes, bytes] | None:
-        """(key, value) of ``key``'s newest version at or below `seqno`, below its newest
-        version; None for none or a tombstone."""
-        if key in self.older:
-            for old_trailer, value in self.versions(key)[1:]:
-                if old_trailer >> 8 <= seqno:
-                    return None if value is None else (key, value)
-        return None
+        """(key, value) of ``key``'s newest version at or below `seqno` (its newest being
+        too new); None for none or a tombstone."""
+        version = self.visible_version(key, seqno)
+        return None if version is None or version[1] is None else (key, version[1])
 
     def py_iter_visible(
         self, start: bytes | None, end: bytes | None, reverse: bool, seqno: int
@@ -206,15 +220,22 @@ class Memtable:
                         break
 
     def iter_chunks(
-        self, start: bytes | None, end: bytes | None, reverse: bool, chunk_keys: int = 256
+        self,
+        start: bytes | None,
+        end: bytes | None,
+        reverse: bool,
+        seqno: int,
+        chunk_keys: int = 256,
     ):
-        """Yield group-aligned merge chunks over [start, end) in the given direction:
-        (buf, keys_at, offs_at, trailers_at, count, values) where entries are in key
-        order (descending when `reverse`, the natural order within a chunk's arrays
-        being ascending) with versions newest first, and values[i] belongs to entry i."""
+        """Yield group-aligned merge chunks over [start, end) in the given direction for a
+        read at `seqno`: (buf, keys_at, offs_at, trailers_at, count, values) where entries
+        are in key order (descending when `reverse`, the natural order within a chunk's
+        arrays being ascending) and values[i] belongs to entry i. A key with older
+        versions contributes only the one the read sees (none if it sees none): a hot key
+        does not bring its thousands of versions into every scan that passes it."""
         data = self.data
         older = self.older
-        versions_of = self.versions
+        visible_version = self.visible_version
         keys_iter = self._iter_keys(start, end, reverse)
         size = 16  # short scans (a Query page of a few items) build small chunks
         while True:
@@ -228,9 +249,10 @@ class Memtable:
             values = []
             for key in chunk:
                 if key in older:
-                    for trailer, value in versions_of(key):
-                        entries.append((key, trailer))
-                        values.append(value)
+                    version = visible_version(key, seqno)
+                    if version is not None:
+                        entries.append((key, version[0]))
+                        values.append(version[1])
                 else:
                     newest = data[key]
                     trailer = _unpack_u64(newest)[0]

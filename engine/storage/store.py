@@ -831,7 +831,7 @@ class Store:
             table = generation.tables.get(ksid)
             if table is not None and table.data:
                 tables.append(table)
-                sources.append(iter_memtable_chunks(table, start, end, reverse))
+                sources.append(iter_memtable_chunks(table, start, end, reverse, seq))
         levels = version.keyspaces.get(ksid)
         if len(tables) == 1 and (levels is None or not levels.all_files()):
             # Only one memtable holds this keyspace: resolve its versions directly.

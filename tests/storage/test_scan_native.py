@@ -127,7 +127,7 @@ def test_merged_rows_equals_its_twin(raw_entries, ops, data):
         )
     )
     views = [_view(block_chunk(block, 0, block.count))]
-    for chunk in iter_memtable_chunks(memtable([ops]), None, None, False):
+    for chunk in iter_memtable_chunks(memtable([ops]), None, None, False, 1 << 56):
         views.append(_view(chunk))
     views.append(None)  # a finished run: never picked
     sizes = [block.count] + [len(v[5]) for v in views[1:-1]]

@@ -235,11 +235,13 @@ def test_wal_bytes_copied_into_a_memory_map_are_counted_apart(store_dir, durabil
 
 
 def test_a_hot_key_keeps_every_version_a_snapshot_can_see(tmp_path):
-    """One key rewritten a thousand times in one memtable, with snapshots along the way:
-    each snapshot reads, and scans, the version of its moment, before and after a flush."""
+    """One key rewritten a thousand times in one memtable over an SSTable, with snapshots
+    along the way: each snapshot reads, and scans, the version of its moment, before and
+    after a flush."""
     store = Store.open(str(tmp_path / "db"), durability="off")
     store.create_keyspace("kv")
     store.put("kv", b"before", b"b")
+    store.flush()  # scans then merge the memtable with an SSTable
     snapshots = []
     for i in range(1000):
         if i % 100 == 0:
