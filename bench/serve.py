@@ -213,11 +213,19 @@ def boto3_client(port: int):
     )
 
 
+def _value(i: int) -> str:
+    """VALUE made unique to call ``i`` at the same size: every PutItem and BatchWriteItem
+    then changes its item (a server may skip writing an item equal to the one stored:
+    shale does)."""
+    tag = str(i)
+    return tag + VALUE[len(tag) :]
+
+
 def boto3_calls(client, op: str, i: int, worker: int) -> None:
     if op == "PutItem":
         client.put_item(
             TableName="bench",
-            Item={"pk": {"S": f"w{worker}-{i % 1000}"}, "sk": {"N": "0"}, "v": {"S": VALUE}},
+            Item={"pk": {"S": f"w{worker}-{i % 1000}"}, "sk": {"N": "0"}, "v": {"S": _value(i)}},
         )
     elif op == "GetItem":
         client.get_item(
@@ -238,7 +246,7 @@ def boto3_calls(client, op: str, i: int, worker: int) -> None:
                             "Item": {
                                 "pk": {"S": f"b{worker}-{i % 40}"},
                                 "sk": {"N": str(j)},
-                                "v": {"S": VALUE},
+                                "v": {"S": _value(i)},
                             }
                         }
                     }

@@ -33,17 +33,21 @@ STALL_GRACE_S = 15.0  # past the run's end, a connection still waiting for an an
 def build_requests(
     port: int, op: str, worker: int, count: int = 1000, credentials: tuple[str, str] | None = None
 ) -> list[bytes]:
-    """``count`` complete HTTP/1.1 requests for ``op`` (PutItem or GetItem) on table
-    ``bench``, keys ``w<worker % 8>-<i>`` with sort key 0, as bench/serve.py fills them.
+    """Complete HTTP/1.1 requests for ``op`` (PutItem or GetItem) on table ``bench``,
+    keys ``w<worker % 8>-<i>`` for i below ``count``, with sort key 0, as bench/serve.py
+    fills them: ``count`` GetItems, or 2 x ``count`` PutItems, two passes over the keys
+    with two different values, so that sent round and round every PutItem changes its
+    item (a server may skip writing an item equal to the one stored: shale does).
 
     With ``credentials`` (key id, secret) each request is signed by botocore now, as an
     SDK signs it (valid for the 15 minutes a server allows); without, every request
     carries the same well-formed signature, which only an open server accepts."""
     out = []
-    for i in range(count):
-        key = {"pk": {"S": f"w{worker % 8}-{i}"}, "sk": {"N": "0"}}
+    for i in range(2 * count if op == "PutItem" else count):
+        key = {"pk": {"S": f"w{worker % 8}-{i % count}"}, "sk": {"N": "0"}}
         if op == "PutItem":
-            body = {"TableName": "bench", "Item": {**key, "v": {"S": VALUE}}}
+            value = ("a" if i < count else "b") + VALUE[1:]  # the same size either way
+            body = {"TableName": "bench", "Item": {**key, "v": {"S": value}}}
         elif op == "GetItem":
             body = {"TableName": "bench", "Key": key}
         else:
