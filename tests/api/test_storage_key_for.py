@@ -6,6 +6,7 @@ import pytest
 import engine
 from engine.api.common import key_for, storage_key_for
 from engine.errors import DynamoDBError
+from tests.api.conftest import make_table
 
 KEYS = [
     {"pk": {"S": "a"}, "sk": {"N": "1"}},
@@ -37,18 +38,7 @@ KEYS = [
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     client = engine.connect(str(tmp_path_factory.mktemp("db")), durability="off")
-    client.create_table(
-        TableName="tbl",
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    make_table(client, "tbl")  # pk S, sk N
     yield client.service.ctx.table("tbl")
     client.close()
 
