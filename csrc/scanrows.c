@@ -52,7 +52,11 @@ static PyObject *py_visible_rows(PyObject *self, PyObject *const *args, Py_ssize
         uint64_t trailer = load_u64((const uint8_t *)p);
         if ((trailer >> 8) > seqno) break; /* newer than the read: the caller looks older */
         if (!(trailer & 0xFF)) continue;  /* a tombstone */
+        /* Held while the row is made: an allocation may run a collection, and through it
+         * code that replaces the dict's entry. */
+        Py_INCREF(entry);
         PyObject *row = pair(key, p + TRAILER_BYTES, PyBytes_GET_SIZE(entry) - TRAILER_BYTES);
+        Py_DECREF(entry);
         if (!row) goto fail;
         int rc = PyList_Append(rows, row);
         Py_DECREF(row);
