@@ -57,7 +57,9 @@ def store_options(
 
 def main() -> None:
     sys.path.insert(0, os.getcwd())
-    from engine.storage import Store, WriteBatch
+    from storage_helpers import batch_of  # (this script's folder is on sys.path)
+
+    from engine.storage import Store
 
     path, first, memtable_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     durability = sys.argv[5] if len(sys.argv) > 5 else "sync"
@@ -68,13 +70,7 @@ def main() -> None:
     out = sys.stdout
     batch_id = first
     while batch_id < first + 1_000_000:
-        batch = WriteBatch()
-        for keyspace, key, value in make_batch(batch_id):
-            if value is None:
-                batch.delete(keyspace, key)
-            else:
-                batch.put(keyspace, key, value)
-        store.write(batch)
+        store.write(batch_of(make_batch(batch_id)))
         out.write(f"{batch_id}\n")
         out.flush()
         batch_id += 1

@@ -6,7 +6,7 @@ memtables, flush L0 files and trigger compactions into deeper levels.
 
 import os
 
-from engine.storage import Store
+from engine.storage import Store, WriteBatch
 from engine.storage.format import SST_SUFFIX, WAL_SUFFIX
 
 # Tiny sizes: a memtable of a few KiB, blocks of a few hundred bytes, L1 of 8 KiB.
@@ -19,6 +19,17 @@ SMALL_TREE = {
     "target_file_size_bytes": 4 << 10,
     "block_cache_bytes": 64 << 10,
 }
+
+
+def batch_of(ops) -> WriteBatch:
+    """A WriteBatch of (keyspace, key, value) ops: value None deletes the key."""
+    batch = WriteBatch()
+    for keyspace, key, value in ops:
+        if value is None:
+            batch.delete(keyspace, key)
+        else:
+            batch.put(keyspace, key, value)
+    return batch
 
 
 def open_small(path: str, **options: object) -> Store:

@@ -4,6 +4,7 @@ against encode_ops, MemtableGeneration.apply against py_apply."""
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from storage_helpers import batch_of
 
 from engine.storage.batch import (
     WriteBatch,
@@ -22,19 +23,9 @@ value = st.none() | st.binary(max_size=600)
 batches = st.lists(st.tuples(keyspace, key, value), max_size=30)
 
 
-def make_batch(ops) -> WriteBatch:
-    batch = WriteBatch()
-    for ks, k, v in ops:
-        if v is None:
-            batch.delete(ks, k)
-        else:
-            batch.put(ks, k, v)
-    return batch
-
-
 @given(batches)
 def test_encode_batch_equals_encode_ops_and_decodes(ops):
-    batch = make_batch(ops)
+    batch = batch_of(ops)
     encoded, body, user_bytes = encode_batch(batch.ops, KEYSPACES)
     final = [(KEYSPACES[ks], k, v) for (ks, k), v in batch.ops.items()]  # last op per key wins
     assert body == encode_ops(final)
@@ -72,7 +63,7 @@ def state(generation: MemtableGeneration):
 def test_apply_equals_py_apply(batch_list):
     native, twin = MemtableGeneration([1]), MemtableGeneration([1])
     for seqno, ops in enumerate(batch_list, start=1):
-        encoded, _, _ = encode_batch(make_batch(ops).ops, KEYSPACES)
+        encoded, _, _ = encode_batch(batch_of(ops).ops, KEYSPACES)
         native.apply(seqno, 1000 + seqno, encoded)
         twin.py_apply(seqno, 1000 + seqno, tuple(encoded))  # a tuple, as Store.put passes
         assert state(native) == state(twin)

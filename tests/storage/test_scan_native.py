@@ -8,8 +8,9 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from storage_helpers import batch_of
 
-from engine.storage.batch import WriteBatch, encode_batch
+from engine.storage.batch import encode_batch
 from engine.storage.chunks import (
     _view,
     block_chunk,
@@ -30,12 +31,7 @@ writes = st.lists(st.tuples(key, st.none() | st.binary(max_size=40)), min_size=1
 def memtable(batches):
     generation = MemtableGeneration([1])
     for seqno, ops in enumerate(batches, start=1):
-        batch = WriteBatch()
-        for k, v in ops:
-            if v is None:
-                batch.delete("ks", k)
-            else:
-                batch.put("ks", k, v)
+        batch = batch_of(("ks", k, v) for k, v in ops)
         encoded, _, _ = encode_batch(batch.ops, {"ks": KSID})
         generation.apply(seqno, 1000 + seqno, encoded)
     return generation.tables[KSID]

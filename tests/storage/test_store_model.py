@@ -20,9 +20,9 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from storage_helpers import check_levels, open_small
+from storage_helpers import batch_of, check_levels, open_small
 
-from engine.storage import KeyspaceError, WriteBatch
+from engine.storage import KeyspaceError
 
 KEYSPACES = ("alpha", "beta", "gamma")
 
@@ -82,13 +82,7 @@ class StoreMachine(RuleBasedStateMachine):
         )
     )
     def write_batch(self, ops):
-        batch = WriteBatch()
-        for ks, key, value in ops:
-            if value is None:
-                batch.delete(ks, key)
-            else:
-                batch.put(ks, key, value)
-        self.store.write(batch)
+        self.store.write(batch_of(ops))
         for ks, key, value in ops:
             if value is None:
                 self.model[ks].pop(key, None)
