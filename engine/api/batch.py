@@ -3,9 +3,10 @@
 Limits as DynamoDB's: 100 keys and 16 MB of reply for BatchGetItem (keys past 16 MB come
 back in UnprocessedKeys), 25 requests for BatchWriteItem, no two requests on one item.
 Each write of a batch is its own storage batch under its key's lock (DynamoDB's batches are
-not atomic either). A table whose provisioned throughput is exhausted has its remaining
-requests returned as unprocessed; if nothing at all could be processed the request fails
-with ProvisionedThroughputExceededException.
+not atomic either); a table's writes are committed together as a write group (one WAL
+write, one fsync: engine.table.WriteGroup). A table whose provisioned throughput is
+exhausted has its remaining requests returned as unprocessed; if nothing at all could be
+processed the request fails with ProvisionedThroughputExceededException.
 """
 
 from __future__ import annotations
@@ -125,27 +126,30 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
         units = 0.0
         idx_total: dict[str, float] = {}
         left = []
-        for req, skey, item in ops:
-            if left:
-                left.append(req)
-                continue
-            try:
-                admit_write(ctx, table)
-            except ProvisionedThroughputExceededException:
-                throttled += 1
-                left.append(req)
-                continue
-            m = table.mutate(skey, lambda old, item=item: item)
-            u = write_units(m.old_size, m.new_size)
-            idx = index_units(m)
-            charge_write(ctx, table, u, idx)
-            units += u
-            for n, iu in (idx or {}).items():
-                idx_total[n] = idx_total.get(n, 0.0) + iu
-            processed += 1
-            icm = collection_metrics(ctx, p, table, skey)
-            if icm is not None:
-                out.setdefault("ItemCollectionMetrics", {}).setdefault(name, []).append(icm)
+        # One write group per table: each item is still its own storage batch, but the
+        # table's items share one WAL write and (sync durability) one fsync.
+        with table.write_group([skey for _, skey, _ in ops]) as group:
+            for req, skey, item in ops:
+                if left:
+                    left.append(req)
+                    continue
+                try:
+                    admit_write(ctx, table)
+                except ProvisionedThroughputExceededException:
+                    throttled += 1
+                    left.append(req)
+                    continue
+                m = group.mutate(skey, lambda old, item=item: item)
+                u = write_units(m.old_size, m.new_size)
+                idx = index_units(m)
+                charge_write(ctx, table, u, idx)
+                units += u
+                for n, iu in (idx or {}).items():
+                    idx_total[n] = idx_total.get(n, 0.0) + iu
+                processed += 1
+                icm = collection_metrics(ctx, p, table, skey)  # tables with LSIs only,
+                if icm is not None:  # whose groups commit each write at once
+                    out.setdefault("ItemCollectionMetrics", {}).setdefault(name, []).append(icm)
         if left:
             out["UnprocessedItems"][name] = left
         consumed(

@@ -7,6 +7,7 @@ The layer knows nothing of the data model above it. Its public surface:
     store.put("items", b"k", b"v")
     batch = WriteBatch().put("items", b"a", b"1").delete("items", b"k")
     store.write(batch)                      # atomic across keyspaces
+    store.write_many([batch1, batch2])      # each atomic, one WAL write and fsync
     store.get("items", b"a")                # b"1"; None when absent
     for key, value in store.scan("items", b"a", b"z", reverse=True): ...
     with store.snapshot() as snap: store.get("items", b"a", snap)

@@ -155,12 +155,30 @@ class Snapshot:
 
 
 class _Writer:
-    __slots__ = ("body", "count", "done", "error", "ops", "seqno", "user_bytes", "wakeup")
+    """One writer's place in the commit queue: one batch (``ops`` and its WAL ``body``),
+    or several (``parts``: (ops, body) per batch, each its own seqno and WAL record;
+    ``ops`` and ``body`` then unused). ``seqno`` is the (last) batch's; ``size`` the WAL
+    bytes of its bodies."""
 
-    def __init__(self, ops: list, body: bytes, user_bytes: int) -> None:
+    __slots__ = (
+        "body",
+        "count",
+        "done",
+        "error",
+        "ops",
+        "parts",
+        "seqno",
+        "size",
+        "user_bytes",
+        "wakeup",
+    )
+
+    def __init__(self, ops: list, body: bytes, user_bytes: int, parts: list | None = None) -> None:
         self.ops = ops
         self.body = body
         self.count = len(ops)
+        self.parts = parts
+        self.size = len(body) if parts is None else sum(len(b) for _, b in parts)
         self.user_bytes = user_bytes
         self.done = False
         self.error: BaseException | None = None
@@ -526,6 +544,38 @@ class Store:
             return seq
         return self._commit(_Writer(ops, body, user_bytes))
 
+    def write_many(self, batches: list[WriteBatch]) -> list[int]:
+        """Commit each of `batches` atomically and in order, each as its own batch (its
+        own seqno and WAL record), all of them together: one WAL write and, in `sync`
+        durability, one fsync for the lot, as group commit gives concurrent writers.
+        Returns their seqnos (an empty batch's is the one before it).
+
+        Raises as `write` does; then none of them is applied (an unknown keyspace is
+        found before anything is written).
+        """
+        ksids = self._ksids
+        parts = []
+        user_bytes = 0
+        for batch in batches:
+            encoded = _encode_batch(batch.ops, ksids)
+            if encoded is None:
+                for keyspace, _ in batch.ops:
+                    self._ksid(keyspace)  # raises KeyspaceError
+            ops, body, nbytes = encoded
+            if ops:
+                parts.append((ops, body))
+                user_bytes += nbytes
+        if not parts:
+            return [self._visible_seq] * len(batches)
+        last = self._commit(_Writer([], b"", user_bytes, parts))
+        seq = last - len(parts)
+        seqnos = []
+        for batch in batches:
+            if batch.ops:
+                seq += 1
+            seqnos.append(seq)
+        return seqnos
+
     def _commit_inline(self, ops, body: bytes | None, user_bytes: int) -> int:
         """The uncontended, non-fsync commit (the caller saw `_fast_path`), inlined:
         _write_group's steps for a group of one, under the mutex. ``body`` None means one
@@ -609,7 +659,7 @@ class Store:
             size = 0
             for other in writers:
                 group.append(other)
-                size += len(other.body)
+                size += other.size
                 if size >= self.options.max_group_bytes:
                     break
         error: BaseException | None = None
@@ -661,7 +711,8 @@ class Store:
         seq = self._last_seq
         now = _time_ns() // 1000
         ts = now if now > self._last_ts else self._last_ts
-        if len(group) == 1:
+        batches = len(group)
+        if batches == 1 and group[0].parts is None:
             w = group[0]
             seq += 1
             w.seqno = seq
@@ -669,9 +720,15 @@ class Store:
         else:
             records = []
             for w in group:
-                seq += 1
+                if w.parts is None:
+                    seq += 1
+                    records.append(encode_record(seq, ts, w.count, w.body))
+                else:
+                    batches += len(w.parts) - 1
+                    for ops, body in w.parts:
+                        seq += 1
+                        records.append(encode_record(seq, ts, len(ops), body))
                 w.seqno = seq
-                records.append(encode_record(seq, ts, w.count, w.body))
             data = b"".join(records)
         wal = self._wal
         start = wal.offset
@@ -685,14 +742,20 @@ class Store:
         generation = self._active
         user_bytes = 0
         for w in group:
-            generation.apply(w.seqno, ts, w.ops)
+            if w.parts is None:
+                generation.apply(w.seqno, ts, w.ops)
+            else:
+                part_seq = w.seqno - len(w.parts)
+                for ops, _ in w.parts:
+                    part_seq += 1
+                    generation.apply(part_seq, ts, ops)
             user_bytes += w.user_bytes
         self._last_seq = seq
         self._last_ts = ts
         self._visible_seq = seq
         self._user_bytes_written += user_bytes
         self._wal_bytes_written += len(data)
-        self._batches_written += len(group)
+        self._batches_written += batches
         self._write_groups += 1
         self._last_group_size = len(group)
 

@@ -4,7 +4,9 @@ Public surface:
 - Tables(store): the registry (create / get / names / change / delete) loaded from the
   catalog; TableDef, the durable definition; Table, one table's items.
 - Table.key(key) -> storage key; Table.get(skey); Table.mutate(skey, decide) -> Mutation:
-  a read-check-write under the key's lock, committed as one storage batch.
+  a read-check-write under the key's lock, committed as one storage batch;
+  Table.write_group(skeys) -> WriteGroup: such mutations of several keys, each its own
+  storage batch, committed together (one WAL write, one fsync).
 - WriteHook (Table.add_hook): how secondary indexes and streams check every changing write
   and add their own operations to its storage batch.
 - query_range / sort_bounds / segment_range / read_page -> Page: Query and Scan pages
@@ -23,6 +25,7 @@ from engine.table.schema import IndexDef, TableDef, key_of, storage_key
 from engine.table.table import (
     Mutation,
     Table,
+    WriteGroup,
     WriteHook,
     decode_value,
     encode_value,
@@ -49,6 +52,7 @@ __all__ = [
     "Tables",
     "TokenCache",
     "TxnAction",
+    "WriteGroup",
     "WriteHook",
     "decode_value",
     "encode_value",

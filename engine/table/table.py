@@ -27,7 +27,15 @@ from engine.storage import Snapshot, Store, WriteBatch
 from engine.table.locks import KeyLocks
 from engine.table.schema import TableDef, storage_key
 
-__all__ = ["Mutation", "Table", "WriteHook", "decode_value", "encode_value", "successor"]
+__all__ = [
+    "Mutation",
+    "Table",
+    "WriteGroup",
+    "WriteHook",
+    "decode_value",
+    "encode_value",
+    "successor",
+]
 
 MSG_TXN_CONFLICT = "Transaction is ongoing for the item"
 _SIZE = struct.Struct("<I")
@@ -142,34 +150,47 @@ class Table:
         other than ``owner`` holds the key. ``decide`` may return (new item, its size) when
         it measured the item already, which saves measuring it twice.
         """
-        ks = self.keyspace
-        with self.locks.lock_one(ks, skey):
-            if self.locks.is_claimed(ks, skey, owner):
-                raise TransactionConflictException(MSG_TXN_CONFLICT)
-            data = self.store.get(ks, skey)
-            old, old_size = (None, 0) if data is None else decode_value(data)
-            new = decide(old)
-            new_size = None
-            if type(new) is tuple:
-                new, new_size = new
-            m = Mutation(old, new, old_size, 0)
-            if new is not None:
-                m.new_size = item_size(new) if new_size is None else new_size
-                if new == old:
-                    return m  # nothing changes: nothing is written
-            elif old is None:
-                return m
-            batch = WriteBatch()
-            if new is not None:
-                m.new_value = value = encode_value(new, m.new_size)
-                batch.put(ks, skey, value)
-            else:
-                batch.delete(ks, skey)
-            for hook in self.hooks:  # a hook's stage refuses what its check would
-                hook.stage(self, batch, skey, m)
-            m.seqno = self.store.write(batch)
-            self.note_write(m)
+        with self.locks.lock_one(self.keyspace, skey):
+            m, batch = self._decide(skey, decide, owner)
+            if batch is not None:
+                m.seqno = self.store.write(batch)
+                self.note_write(m)
             return m
+
+    def write_group(self, skeys: list[bytes]) -> WriteGroup:
+        """A :class:`WriteGroup` over the distinct keys ``skeys``, for a ``with`` block."""
+        return WriteGroup(self, skeys)
+
+    def _decide(
+        self, skey: bytes, decide: Callable[[dict | None], dict | None], owner: object
+    ) -> tuple[Mutation, WriteBatch | None]:
+        """mutate()'s work under the key's lock, short of the commit: the Mutation, and the
+        storage batch that writes it (None when nothing changes)."""
+        ks = self.keyspace
+        if self.locks.is_claimed(ks, skey, owner):
+            raise TransactionConflictException(MSG_TXN_CONFLICT)
+        data = self.store.get(ks, skey)
+        old, old_size = (None, 0) if data is None else decode_value(data)
+        new = decide(old)
+        new_size = None
+        if type(new) is tuple:
+            new, new_size = new
+        m = Mutation(old, new, old_size, 0)
+        if new is not None:
+            m.new_size = item_size(new) if new_size is None else new_size
+            if new == old:
+                return m, None  # nothing changes: nothing is written
+        elif old is None:
+            return m, None
+        batch = WriteBatch()
+        if new is not None:
+            m.new_value = value = encode_value(new, m.new_size)
+            batch.put(ks, skey, value)
+        else:
+            batch.delete(ks, skey)
+        for hook in self.hooks:  # a hook's stage refuses what its check would
+            hook.stage(self, batch, skey, m)
+        return m, batch
 
     def add_hook(self, hook: WriteHook) -> None:
         """Have ``hook`` check and extend every write of this table (see WriteHook)."""
@@ -213,3 +234,68 @@ class Table:
                         size += _SIZE.unpack_from(data)[0]
                     self._stats = [snap.seqno, count, size]
             return self._stats[1], self._stats[2]
+
+
+class WriteGroup:
+    """Mutations of several distinct keys of one table (a BatchWriteItem's), committed
+    together. Each stays its own storage batch, with its own seqno, as if written by
+    :meth:`Table.mutate`; the group shares one WAL write and, in ``sync`` durability,
+    one fsync (Store.write_many) instead of one each.
+
+    The group holds every key's lock from ``with`` to the end of the block, where it
+    commits what its :meth:`mutate` calls staged. A mutation's ``seqno`` is set then. If
+    the block raises (a conflict, a hook refusing a write), the writes staged before are
+    committed all the same and the exception goes on: the outcome of calling
+    Table.mutate for each in turn.
+
+    A table with local secondary indexes commits each write at once: the index hook
+    checks an item collection's size limit against the sizes of committed writes.
+
+    Example:
+        with table.write_group([k1, k2]) as group:
+            group.mutate(k1, lambda old: item1)
+            group.mutate(k2, lambda old: None)
+    """
+
+    def __init__(self, table: Table, skeys: list[bytes]) -> None:
+        self.table = table
+        self._keys = frozenset(skeys)
+        if len(self._keys) != len(skeys):
+            raise ValueError("a write group's keys must be distinct")
+        self._hold = table.locks.hold([(table.keyspace, k) for k in skeys])
+        self._at_once = any(not ix.is_global for ix in table.defn.indexes)
+        self._batches: list[WriteBatch] = []
+        self._staged: list[Mutation] = []
+
+    def __enter__(self) -> WriteGroup:
+        self._hold.__enter__()
+        return self
+
+    def mutate(self, skey: bytes, decide: Callable[[dict | None], dict | None]) -> Mutation:
+        """Table.mutate() of one of the group's keys (no transaction owns the group),
+        committed when the ``with`` block ends."""
+        if skey not in self._keys:
+            raise ValueError("the key is not one of the write group's")
+        table = self.table
+        m, batch = table._decide(skey, decide, None)
+        if batch is not None:
+            if self._at_once:
+                m.seqno = table.store.write(batch)
+                table.note_write(m)
+            else:
+                self._batches.append(batch)
+                self._staged.append(m)
+        return m
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self._batches:
+                table = self.table
+                seqnos = table.store.write_many(self._batches)
+                for m, seqno in zip(self._staged, seqnos, strict=True):
+                    m.seqno = seqno
+                    table.note_write(m)
+        finally:
+            self._batches = []
+            self._staged = []
+            self._hold.__exit__(None, None, None)

@@ -134,3 +134,40 @@ def test_malformed_request_items_are_client_errors(ddb):
     with pytest.raises(DynamoDBError) as e:
         ddb.service.handle("BatchWriteItem", {"RequestItems": {"pk": [], "TableName": False}})
     assert e.value.http_status == 400
+
+
+@embedded_only
+def test_a_tables_writes_share_one_wal_write_each_its_own_batch(ddb):
+    """BatchWriteItem commits each table's items as one write group: one WAL write (one
+    fsync in sync durability) per table, each item still its own storage batch."""
+    make_table(ddb, "one")
+    make_table(ddb, "two")
+    ddb.put_item(TableName="one", Item={"pk": {"S": "gone"}, "sk": {"N": "0"}})
+    ddb.put_item(TableName="one", Item={"pk": {"S": "same"}, "sk": {"N": "0"}})
+    before = ddb.store.stats()
+    r = ddb.batch_write_item(
+        RequestItems={
+            "one": [
+                {"PutRequest": {"Item": {"pk": {"S": "a"}, "sk": {"N": str(i)}}}} for i in range(20)
+            ]
+            + [
+                {"DeleteRequest": {"Key": {"pk": {"S": "gone"}, "sk": {"N": "0"}}}},
+                {"PutRequest": {"Item": {"pk": {"S": "same"}, "sk": {"N": "0"}}}},  # unchanged
+            ],
+            "two": [
+                {"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"N": str(i)}}}} for i in range(3)
+            ],
+        },
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert r["UnprocessedItems"] == {}
+    assert {c["TableName"]: c["CapacityUnits"] for c in r["ConsumedCapacity"]} == {
+        "one": 22.0,
+        "two": 3.0,
+    }
+    after = ddb.store.stats()
+    assert after["write_groups"] == before["write_groups"] + 2
+    assert after["batches_written"] == before["batches_written"] + 24
+    assert ddb.scan(TableName="one", Select="COUNT")["Count"] == 21
+    assert ddb.describe_table(TableName="one")["Table"]["ItemCount"] == 21
+    assert ddb.scan(TableName="two", Select="COUNT")["Count"] == 3

@@ -1,13 +1,17 @@
 """Child process of test_crash.py: writes batches until killed.
 
-Usage: python crash_writer.py STORE_DIR FIRST_BATCH_ID MEMTABLE_BYTES BACKGROUND [DURABILITY]
+Usage: python crash_writer.py STORE_DIR FIRST_BATCH_ID MEMTABLE_BYTES BACKGROUND [DURABILITY
+[GROUPED]]
 
-DURABILITY is `sync` (the default) or `off`; a process crash loses nothing in either.
+DURABILITY is `sync` (the default), `group` or `off`; a process crash loses nothing in
+any. GROUPED `grouped` commits the batches in groups with `Store.write_many`: the group
+starting at batch n holds `group_size(n)` batches.
 
 Batch `n` is a pure function of `n` (`make_batch`), so the parent can recompute what
 every batch wrote. Each value starts with the id of the batch that wrote it. After
-`Store.write` returns (the batch is fsynced) the child prints the id on its own line
-and flushes stdout: a printed id is an acknowledged batch.
+`Store.write` (or `write_many`) returns (the batches are fsynced) the child prints
+"FIRST COUNT" on one line (one write, so a kill never leaves half of it) and flushes
+stdout: the printed ids are acknowledged batches.
 """
 
 import os
@@ -30,6 +34,11 @@ def make_batch(batch_id: int) -> list[tuple[str, bytes, bytes | None]]:
         else:
             ops[(keyspace, key)] = b"%d|%s|" % (batch_id, key) + rng.randbytes(rng.randint(20, 160))
     return [(ks, key, value) for (ks, key), value in ops.items()]
+
+
+def group_size(first_id: int) -> int:
+    """How many batches the grouped writer commits at once from batch ``first_id`` on."""
+    return random.Random(-first_id).choice((1, 2, 3, 8, 25))
 
 
 def apply_batch(model: dict[str, dict[bytes, bytes]], batch_id: int) -> None:
@@ -63,6 +72,7 @@ def main() -> None:
 
     path, first, memtable_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     durability = sys.argv[5] if len(sys.argv) > 5 else "sync"
+    grouped = len(sys.argv) > 6 and sys.argv[6] == "grouped"
     store = Store.open(path, **store_options(memtable_bytes, sys.argv[4], durability))
     for keyspace in KEYSPACES:
         if not store.has_keyspace(keyspace):
@@ -70,10 +80,15 @@ def main() -> None:
     out = sys.stdout
     batch_id = first
     while batch_id < first + 1_000_000:
-        store.write(batch_of(make_batch(batch_id)))
-        out.write(f"{batch_id}\n")
+        if grouped:
+            count = group_size(batch_id)
+            store.write_many([batch_of(make_batch(batch_id + i)) for i in range(count)])
+        else:
+            count = 1
+            store.write(batch_of(make_batch(batch_id)))
+        out.write(f"{batch_id} {count}\n")
         out.flush()
-        batch_id += 1
+        batch_id += count
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from engine.codec import encode_primary_key
 from engine.errors import (
     ConditionalCheckFailedException,
     ResourceInUseException,
+    TransactionConflictException,
     ValidationException,
 )
 from engine.model import item_size
@@ -233,3 +234,62 @@ def test_write_hooks_commit_with_the_item_or_refuse_it(store):
     # committed() saw the three writes that landed, in order, and none that was refused
     assert len(hook.committed_seqnos) == 3
     assert hook.committed_seqnos == sorted(hook.committed_seqnos)
+
+
+def test_write_group_commits_each_write_as_its_own_batch_in_one_group(store):
+    tables = Tables(store)
+    t = tables.create(definition())
+    store.create_keyspace("shadow")
+    hook = ShadowHook()
+    t.add_hook(hook)
+    items = [{"pk": {"S": "g"}, "sk": {"N": str(i)}} for i in range(5)]
+    keys = [t.key(item) for item in items]
+    t.mutate(keys[4], lambda old: items[4])
+    before = store.stats()
+    with t.write_group(keys) as group:
+        staged = [group.mutate(k, lambda old, item=item: item) for k, item in zip(keys, items)]
+        assert t.get(keys[0]) is None  # nothing is committed before the block ends
+    after = store.stats()
+    assert after["write_groups"] == before["write_groups"] + 1
+    assert after["batches_written"] == before["batches_written"] + 4  # keys[4]: unchanged
+    assert [m.seqno for m in staged[:4]] == list(range(staged[0].seqno, staged[0].seqno + 4))
+    assert staged[4].seqno == 0 and staged[4].old == items[4]
+    assert [t.get(k) for k in keys] == items
+    assert all(store.get("shadow", k) == b"1" for k in keys)
+    assert hook.committed_seqnos[-4:] == [m.seqno for m in staged[:4]]
+    assert t.counters() == (5, sum(item_size(i) for i in items))
+    tables.locks._check()
+
+
+def test_write_group_keeps_what_was_staged_before_a_refusal(store):
+    """A refused write (a hook's ValidationException, a transaction's claim) ends the
+    group as calling Table.mutate for each would: the writes before it are committed."""
+    tables = Tables(store)
+    t = tables.create(definition())
+    store.create_keyspace("shadow")
+    t.add_hook(ShadowHook())
+    a, b, c = ({"pk": {"S": p}, "sk": {"N": "1"}} for p in "abc")
+    with (
+        pytest.raises(ValidationException),
+        t.write_group([t.key(a), t.key(b), t.key(c)]) as group,
+    ):
+        group.mutate(t.key(a), lambda old: a)
+        group.mutate(t.key(b), lambda old: dict(b, bad={"S": "x"}))
+        group.mutate(t.key(c), lambda old: c)
+    assert t.get(t.key(a)) == a and store.get("shadow", t.key(a)) == b"1"
+    assert t.get(t.key(b)) is None and t.get(t.key(c)) is None
+    owner = object()
+    assert tables.locks.claim([(t.keyspace, t.key(c))], owner) == []
+    with (
+        pytest.raises(TransactionConflictException),
+        t.write_group([t.key(b), t.key(c)]) as group,
+    ):
+        group.mutate(t.key(b), lambda old: b)
+        group.mutate(t.key(c), lambda old: c)
+    tables.locks.release_claims([(t.keyspace, t.key(c))], owner)
+    assert t.get(t.key(b)) == b and t.get(t.key(c)) is None
+    with pytest.raises(ValueError):
+        t.write_group([t.key(a), t.key(a)])
+    with pytest.raises(ValueError), t.write_group([t.key(a)]) as group:
+        group.mutate(t.key(b), lambda old: None)  # not one of the group's keys
+    tables.locks._check()
