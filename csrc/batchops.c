@@ -18,8 +18,53 @@
 static inline void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
-static PyObject *s_tables, *s_table, *s_data, *s_new, *s_keep_older;
+static PyObject *s_tables, *s_table, *s_data, *s_new, *s_older;
 static PyObject *kind_objs[2];
+
+/* Memtable.keep_older: remember ``old``, the data entry of ``key`` about to be replaced
+ * (u64 trailer | value), as an older version in table.older[key], a list of
+ * (u64 trailer | u32 value length | value). 0, or -1 with an exception set. */
+static int keep_older(PyObject *table, PyObject *key, PyObject *old) {
+    if (!PyBytes_CheckExact(old) || PyBytes_GET_SIZE(old) < 8) {
+        PyErr_SetString(PyExc_TypeError, "a memtable entry is bytes of 8 or more");
+        return -1;
+    }
+    PyObject *older = PyObject_GetAttr(table, s_older);
+    if (!older) return -1;
+    if (!PyDict_CheckExact(older)) {
+        PyErr_SetString(PyExc_TypeError, "memtable.older must be a dict");
+        Py_DECREF(older);
+        return -1;
+    }
+    Py_ssize_t vlen = PyBytes_GET_SIZE(old) - 8;
+    int rc = -1;
+    PyObject *packed = PyBytes_FromStringAndSize(NULL, 12 + vlen);
+    if (packed) {
+        uint8_t *p = (uint8_t *)PyBytes_AS_STRING(packed);
+        const char *o = PyBytes_AS_STRING(old);
+        memcpy(p, o, 8);
+        put_u32(p + 8, (uint32_t)vlen);
+        memcpy(p + 12, o + 8, (size_t)vlen);
+        PyObject *kept = PyDict_GetItemWithError(older, key); /* borrowed */
+        if (kept) {
+            if (PyList_CheckExact(kept)) {
+                rc = PyList_Append(kept, packed);
+            } else {
+                PyErr_SetString(PyExc_TypeError, "memtable.older maps keys to lists");
+            }
+        } else if (!PyErr_Occurred()) {
+            PyObject *list = PyList_New(1);
+            if (list) {
+                PyList_SET_ITEM(list, 0, Py_NewRef(packed));
+                rc = PyDict_SetItem(older, key, list);
+                Py_DECREF(list);
+            }
+        }
+        Py_DECREF(packed);
+    }
+    Py_DECREF(older);
+    return rc;
+}
 
 /* encode_batch(ops, ksids) -> (ops list, body, user bytes) | None */
 static PyObject *py_encode_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -185,9 +230,7 @@ static PyObject *py_apply_ops(PyObject *self, PyObject *const *args, Py_ssize_t 
         int rc;
         PyObject *old = PyDict_GetItemWithError(data, key); /* borrowed */
         if (old) {
-            PyObject *r = PyObject_CallMethodObjArgs(table, s_keep_older, key, old, NULL);
-            rc = r ? 0 : -1;
-            Py_XDECREF(r);
+            rc = keep_older(table, key, old);
         } else if (PyErr_Occurred()) {
             rc = -1;
         } else {
@@ -249,10 +292,10 @@ void *shale_batch_functions(void) {
     s_table = PyUnicode_InternFromString("table");
     s_data = PyUnicode_InternFromString("data");
     s_new = PyUnicode_InternFromString("_new");
-    s_keep_older = PyUnicode_InternFromString("keep_older");
+    s_older = PyUnicode_InternFromString("older");
     kind_objs[0] = PyLong_FromLong(KIND_TOMBSTONE);
     kind_objs[1] = PyLong_FromLong(KIND_VALUE);
-    if (s_tables && s_table && s_data && s_new && s_keep_older && kind_objs[0] && kind_objs[1]) {
+    if (s_tables && s_table && s_data && s_new && s_older && kind_objs[0] && kind_objs[1]) {
         out = shale_function_tuple(batch_methods,
                                    (int)(sizeof batch_methods / sizeof batch_methods[0]));
     }

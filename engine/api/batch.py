@@ -122,7 +122,11 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
         plans.append((name, table, ops))
     out: dict = {"UnprocessedItems": {}}
     throttled = processed = 0
+    want_metrics = p.get("ReturnItemCollectionMetrics") == "SIZE"
     for name, table, ops in plans:
+        # A provisioned table admits and charges each item in turn (the bucket may run
+        # dry part-way); an on-demand one cannot throttle and is charged once.
+        metered = table.defn.billing_mode == "PROVISIONED"
         units = 0.0
         idx_total: dict[str, float] = {}
         left = []
@@ -133,23 +137,29 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
                 if left:
                     left.append(req)
                     continue
-                try:
-                    admit_write(ctx, table)
-                except ProvisionedThroughputExceededException:
-                    throttled += 1
-                    left.append(req)
-                    continue
+                if metered:
+                    try:
+                        admit_write(ctx, table)
+                    except ProvisionedThroughputExceededException:
+                        throttled += 1
+                        left.append(req)
+                        continue
                 m = group.mutate(skey, lambda old, item=item: item)
                 u = write_units(m.old_size, m.new_size)
-                idx = index_units(m)
-                charge_write(ctx, table, u, idx)
                 units += u
-                for n, iu in (idx or {}).items():
-                    idx_total[n] = idx_total.get(n, 0.0) + iu
+                idx = index_units(m)
+                if idx:
+                    for n, iu in idx.items():
+                        idx_total[n] = idx_total.get(n, 0.0) + iu
+                if metered:
+                    charge_write(ctx, table, u, idx)
                 processed += 1
-                icm = collection_metrics(ctx, p, table, skey)  # tables with LSIs only,
-                if icm is not None:  # whose groups commit each write at once
-                    out.setdefault("ItemCollectionMetrics", {}).setdefault(name, []).append(icm)
+                if want_metrics:  # tables with LSIs only, whose groups commit each at once
+                    icm = collection_metrics(ctx, p, table, skey)
+                    if icm is not None:
+                        out.setdefault("ItemCollectionMetrics", {}).setdefault(name, []).append(icm)
+        if not metered and units:
+            charge_write(ctx, table, units, idx_total)
         if left:
             out["UnprocessedItems"][name] = left
         consumed(

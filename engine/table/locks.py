@@ -17,8 +17,7 @@ Thread-safety: every method may be called from any thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 __all__ = ["KeyLocks"]
 
@@ -35,23 +34,11 @@ class KeyLocks:
         self._claims: dict[tuple[str, bytes], object] = {}
         self._claims_mutex = threading.Lock()
 
-    def _stripe(self, keyspace: str, key: bytes) -> int:
-        return hash((keyspace, key)) & self._mask
-
-    @contextmanager
-    def hold(self, keys: Iterable[tuple[str, bytes]]) -> Iterator[None]:
-        """Hold the stripes of every (keyspace, key), taken in ascending order."""
-        stripes = sorted({self._stripe(ks, k) for ks, k in keys})
-        locks = self._locks
-        taken = []
-        try:
-            for s in stripes:
-                locks[s].acquire()
-                taken.append(s)
-            yield
-        finally:
-            for s in reversed(taken):
-                locks[s].release()
+    def hold(self, keys: Iterable[tuple[str, bytes]]) -> Held:
+        """Hold the stripes of every (keyspace, key), taken in ascending order, for a
+        ``with`` block."""
+        mask = self._mask
+        return Held([self._locks[s] for s in sorted({hash(k) & mask for k in keys})])
 
     def barrier(self) -> None:
         """Wait until every writer holding a stripe now has released it (take and release
@@ -89,3 +76,29 @@ class KeyLocks:
 
     def _check(self) -> None:
         assert all(not lock.locked() for lock in self._locks), "a stripe is still held"
+
+
+class Held:
+    """Stripe locks to take in the given order on ``with`` and release on leaving it
+    (KeyLocks.hold). If taking one fails, the ones taken are released."""
+
+    __slots__ = ("_locks", "_taken")
+
+    def __init__(self, locks: list[threading.Lock]) -> None:
+        self._locks = locks
+        self._taken = 0
+
+    def __enter__(self) -> None:
+        try:
+            for lock in self._locks:
+                lock.acquire()
+                self._taken += 1
+        except BaseException:  # (an interrupt): ``with`` will not call __exit__
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        locks = self._locks
+        while self._taken:
+            self._taken -= 1
+            locks[self._taken].release()

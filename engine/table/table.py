@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -215,13 +215,20 @@ class Table:
 
     def note_write(self, m: Mutation) -> None:
         """Account a committed mutation in the item counters (and the hooks')."""
+        self.note_writes((m,))
+
+    def note_writes(self, ms: Sequence[Mutation]) -> None:
+        """note_write() for each of ``ms``, committed in this order."""
         with self._stats_lock:
             s = self._stats
-            if s is not None and m.seqno > s[0]:
-                s[1] += (m.new is not None) - (m.old is not None)
-                s[2] += m.new_size - m.old_size
+            if s is not None:
+                for m in ms:
+                    if m.seqno > s[0]:
+                        s[1] += (m.new is not None) - (m.old is not None)
+                        s[2] += m.new_size - m.old_size
         for hook in self.hooks:
-            hook.committed(self, m)
+            for m in ms:
+                hook.committed(self, m)
 
     def counters(self) -> tuple[int, int]:
         """(ItemCount, TableSizeBytes), exact as of now."""
@@ -294,7 +301,7 @@ class WriteGroup:
                 seqnos = table.store.write_many(self._batches)
                 for m, seqno in zip(self._staged, seqnos, strict=True):
                     m.seqno = seqno
-                    table.note_write(m)
+                table.note_writes(self._staged)
         finally:
             self._batches = []
             self._staged = []
