@@ -34,6 +34,7 @@ __all__ = [
     "WriteHook",
     "decode_value",
     "encode_value",
+    "mutation_of",
     "successor",
 ]
 
@@ -94,6 +95,18 @@ class Mutation:
     index_changes: dict | None = None
     collection: bytes | None = None  # the item collection a hook tracks for this write
     new_value: bytes | None = None  # ``new`` as staged in the base keyspace
+
+
+def mutation_of(old: dict | None, old_size: int, decided: object) -> Mutation:
+    """The Mutation from ``old`` (of ``old_size`` bytes) to what a ``decide`` returned:
+    the new item, None to delete, or (new item, its size) when it measured the item."""
+    new_size = None
+    if type(decided) is tuple:
+        decided, new_size = decided
+    m = Mutation(old, decided, old_size, 0)  # type: ignore[arg-type]
+    if decided is not None:
+        m.new_size = item_size(decided) if new_size is None else new_size
+    return m
 
 
 class Table:
@@ -171,13 +184,9 @@ class Table:
             raise TransactionConflictException(MSG_TXN_CONFLICT)
         data = self.store.get(ks, skey)
         old, old_size = (None, 0) if data is None else decode_value(data)
-        new = decide(old)
-        new_size = None
-        if type(new) is tuple:
-            new, new_size = new
-        m = Mutation(old, new, old_size, 0)
+        m = mutation_of(old, old_size, decide(old))
+        new = m.new
         if new is not None:
-            m.new_size = item_size(new) if new_size is None else new_size
             if new == old:
                 return m, None  # nothing changes: nothing is written
         elif old is None:

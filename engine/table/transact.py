@@ -27,10 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from engine.errors import ConditionalCheckFailedException, DynamoDBError
-from engine.model import item_size
 from engine.storage import WriteBatch
 from engine.table.locks import KeyLocks
-from engine.table.table import MSG_TXN_CONFLICT, Mutation, Table
+from engine.table.table import MSG_TXN_CONFLICT, Mutation, Table, mutation_of
 
 __all__ = [
     "Cancelled",
@@ -100,13 +99,7 @@ def transact_write(locks: KeyLocks, actions: list[TxnAction]) -> list[Mutation]:
             for a in actions:
                 old, old_size = a.table.get_sized(a.skey)
                 try:
-                    new = a.decide(old)
-                    new_size = None
-                    if type(new) is tuple:
-                        new, new_size = new
-                    m = Mutation(old, new, old_size, 0)
-                    if new is not None:
-                        m.new_size = item_size(new) if new_size is None else new_size
+                    m = mutation_of(old, old_size, a.decide(old))
                     if _changes(m):
                         for hook in a.table.hooks:
                             hook.check(a.table, m)

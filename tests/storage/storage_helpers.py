@@ -5,6 +5,7 @@ memtables, flush L0 files and trigger compactions into deeper levels.
 """
 
 import os
+import threading
 
 from engine.storage import Store, WriteBatch
 from engine.storage.format import SST_SUFFIX, WAL_SUFFIX
@@ -58,3 +59,23 @@ def check_levels(store: Store) -> None:
     """Run the Version invariant check for every keyspace."""
     for ksid in store._version.keyspaces:
         store._version.levels(ksid)._check()
+
+
+def run_threads(targets: list, timeout_s: float = 120.0) -> None:
+    """Run each callable in its own thread and wait for all of them. Fails when one
+    hangs (a lost wake-up, a deadlock, a writer never acknowledged) or raises."""
+    errors: list[BaseException] = []
+
+    def run(target) -> None:
+        try:
+            target()
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(t,), daemon=True) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout_s)
+    assert not any(t.is_alive() for t in threads), "a thread hung (lost wake-up or deadlock)"
+    assert errors == [], errors

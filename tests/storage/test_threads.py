@@ -5,22 +5,13 @@ before the snapshot's seqno, and sync writers must share WAL syncs (group commit
 import threading
 import time
 
-from storage_helpers import check_levels, dump, open_small
+from storage_helpers import check_levels, dump, open_small, run_threads
 
 from engine.storage import Store, WriteBatch
 
 WRITERS = 8
 READERS = 3
 BATCHES_PER_WRITER = 120
-
-
-def run_threads(targets: list, timeout_s: float = 120.0) -> None:
-    threads = [threading.Thread(target=t, daemon=True) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=timeout_s)
-    assert not any(t.is_alive() for t in threads), "a thread hung (lost wake-up or deadlock)"
 
 
 def test_snapshot_scans_never_see_later_writes_under_concurrent_writers(store_dir):

@@ -2,10 +2,9 @@
 committed as one group (one WAL write; one fsync in sync durability)."""
 
 import errno
-import threading
 
 import pytest
-from storage_helpers import batch_of, dump, open_small
+from storage_helpers import batch_of, dump, open_small, run_threads
 
 from engine.storage import FaultInjectingFS, KeyspaceError, Store, WriteBatch
 
@@ -89,35 +88,23 @@ def test_groups_from_many_threads_interleave_with_single_writes(store_dir):
     and each group's batches keep their order (the last of a key's writes wins)."""
     with open_small(store_dir, durability="sync", memtable_bytes=64 << 10) as store:
         store.create_keyspace("a")
-        errors: list[BaseException] = []
 
         def grouped(tid: int) -> None:
-            try:
-                for g in range(40):
-                    # three batches on one key and one on another: the last value must win
-                    key = b"g%d-%03d" % (tid, g)
-                    store.write_many(
-                        [batch_of([("a", key, b"%d" % n)]) for n in range(3)]
-                        + [batch_of([("a", key + b"-other", b"x" * 100)])]
-                    )
-            except BaseException as exc:  # surfaced by the assertion below
-                errors.append(exc)
+            for g in range(40):
+                # three batches on one key and one on another: the last value must win
+                key = b"g%d-%03d" % (tid, g)
+                store.write_many(
+                    [batch_of([("a", key, b"%d" % n)]) for n in range(3)]
+                    + [batch_of([("a", key + b"-other", b"x" * 100)])]
+                )
 
         def single(tid: int) -> None:
-            try:
-                for i in range(100):
-                    store.put("a", b"s%d-%03d" % (tid, i), b"y" * 100)
-            except BaseException as exc:
-                errors.append(exc)
+            for i in range(100):
+                store.put("a", b"s%d-%03d" % (tid, i), b"y" * 100)
 
-        threads = [threading.Thread(target=grouped, args=(t,)) for t in range(4)]
-        threads += [threading.Thread(target=single, args=(t,)) for t in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a writer was never acknowledged"
-        assert not errors
+        run_threads(
+            [lambda t=t: grouped(t) for t in range(4)] + [lambda t=t: single(t) for t in range(4)]
+        )
         expected = {b"g%d-%03d" % (t, g): b"2" for t in range(4) for g in range(40)}
         expected |= {b"g%d-%03d-other" % (t, g): b"x" * 100 for t in range(4) for g in range(40)}
         expected |= {b"s%d-%03d" % (t, i): b"y" * 100 for t in range(4) for i in range(100)}

@@ -204,12 +204,18 @@ class ShadowHook:
         self.committed_seqnos.append(m.seqno)
 
 
-def test_write_hooks_commit_with_the_item_or_refuse_it(store):
+def shadowed(store):
+    """(registry, table "t", its ShadowHook): a table whose writes mirror into "shadow"."""
     tables = Tables(store)
     t = tables.create(definition())
     store.create_keyspace("shadow")
     hook = ShadowHook()
     t.add_hook(hook)
+    return tables, t, hook
+
+
+def test_write_hooks_commit_with_the_item_or_refuse_it(store):
+    tables, t, hook = shadowed(store)
     a = {"pk": {"S": "a"}, "sk": {"N": "1"}}
     b = {"pk": {"S": "b"}, "sk": {"N": "1"}}
     t.mutate(t.key(a), lambda old: a)
@@ -237,11 +243,7 @@ def test_write_hooks_commit_with_the_item_or_refuse_it(store):
 
 
 def test_write_group_commits_each_write_as_its_own_batch_in_one_group(store):
-    tables = Tables(store)
-    t = tables.create(definition())
-    store.create_keyspace("shadow")
-    hook = ShadowHook()
-    t.add_hook(hook)
+    tables, t, hook = shadowed(store)
     items = [{"pk": {"S": "g"}, "sk": {"N": str(i)}} for i in range(5)]
     keys = [t.key(item) for item in items]
     t.mutate(keys[4], lambda old: items[4])
@@ -264,10 +266,7 @@ def test_write_group_commits_each_write_as_its_own_batch_in_one_group(store):
 def test_write_group_keeps_what_was_staged_before_a_refusal(store):
     """A refused write (a hook's ValidationException, a transaction's claim) ends the
     group as calling Table.mutate for each would: the writes before it are committed."""
-    tables = Tables(store)
-    t = tables.create(definition())
-    store.create_keyspace("shadow")
-    t.add_hook(ShadowHook())
+    tables, t, _ = shadowed(store)
     a, b, c = ({"pk": {"S": p}, "sk": {"N": "1"}} for p in "abc")
     with (
         pytest.raises(ValidationException),
