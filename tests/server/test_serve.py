@@ -4,6 +4,7 @@ import gzip
 import json
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import botocore.auth
@@ -197,3 +198,61 @@ def test_a_taken_port_is_refused_before_the_data_directory_is_touched(start_serv
     assert f"cannot listen on 127.0.0.1:{s.port}" in out
     assert "Traceback" not in out
     assert not other.exists()
+
+
+def test_sigkill_loses_no_acknowledged_batch_write(start_server, tmp_path):
+    """Default (sync) durability: BatchWriteItem items are acknowledged after one shared
+    fsync; writers of batches and of single items run until the server is SIGKILLed,
+    and every item any of them saw acknowledged is there after a restart."""
+    data = tmp_path / "d"
+    s = start_server(data=data)
+    create(s.client())
+    acked: list[str] = []
+    unexpected: list[Exception] = []
+    killed = threading.Event()
+
+    def batches(n):
+        c = s.client()
+        for i in range(10_000):
+            keys = [f"b{n}-{i}-{j}" for j in range(25)]
+            try:
+                r = c.batch_write_item(
+                    RequestItems={"tbl": [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in keys]}
+                )
+            except Exception as exc:
+                if not killed.is_set():  # refused only once the server is gone
+                    unexpected.append(exc)
+                return
+            if r["UnprocessedItems"]:
+                unexpected.append(AssertionError(r["UnprocessedItems"]))
+            acked.extend(keys)
+
+    def singles(n):
+        c = s.client()
+        for i in range(10_000):
+            try:
+                c.put_item(TableName="tbl", Item={"pk": {"S": f"s{n}-{i}"}})
+            except Exception as exc:
+                if not killed.is_set():
+                    unexpected.append(exc)
+                return
+            acked.append(f"s{n}-{i}")
+
+    threads = [threading.Thread(target=batches, args=(n,)) for n in range(3)]
+    threads.append(threading.Thread(target=singles, args=(0,)))
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < 1_500 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    killed.set()
+    assert s.stop(signal.SIGKILL) == -signal.SIGKILL
+    for t in threads:
+        t.join(30)
+    assert unexpected == []
+    assert len(acked) >= 1_500
+    c = start_server(data=data).client()
+    found = set()
+    for page in c.get_paginator("scan").paginate(TableName="tbl"):
+        found.update(item["pk"]["S"] for item in page["Items"])
+    assert set(acked) <= found
