@@ -343,9 +343,13 @@ def run_raw(
     return total / elapsed, 1e6 * cpu / max(1, total), errors
 
 
-def sync_sweep(data: str, conns: list[int], procs: int, seconds: float) -> list[dict]:
+def sync_sweep(
+    data: str, conns: list[int], procs: int, seconds: float, batch_calls: int = 0
+) -> tuple[list[dict], list[dict]]:
     """Raw PutItem at a fresh sync-durability shale for each connection count: with one
-    fsync per group, requests/s should grow with the writers in flight."""
+    fsync per group, requests/s should grow with the writers in flight. Then, with
+    ``batch_calls``, boto3 BatchWriteItem (25 items) from 1 and 8 threads: a batch's
+    items share one fsync. Returns (PutItem rows, BatchWriteItem rows)."""
     (server,) = make_servers(["shale"], "sync", os.path.join(data, "sync"), None)
     server.name = "shale-sync"
     print("shale-sync: starting", file=sys.stderr)
@@ -361,9 +365,17 @@ def sync_sweep(data: str, conns: list[int], procs: int, seconds: float) -> list[
                 f"{cpu_us:,.0f} us CPU/request",
                 file=sys.stderr,
             )
+        batches = []
+        for threads in (1, 8) if batch_calls else ():
+            rate = run_boto3(server, "BatchWriteItem", threads, batch_calls)
+            batches.append({"threads": threads, "calls_per_s": rate})
+            print(
+                f"shale-sync: boto3 BatchWriteItem, {threads} threads: {rate:,.0f} calls/s",
+                file=sys.stderr,
+            )
     finally:
         server.stop()
-    return out
+    return out, batches
 
 
 # ------------------------------------------------------------------------------ main
@@ -443,9 +455,15 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 server.stop()
         if args.sync_conns:
-            results["meta"]["sync_sweep"] = sync_sweep(
-                data, [int(c) for c in args.sync_conns.split(",")], args.procs, args.seconds
+            sweep, batches = sync_sweep(
+                data,
+                [int(c) for c in args.sync_conns.split(",")],
+                args.procs,
+                args.seconds,
+                args.calls // 4 if "BatchWriteItem" in ops else 0,
             )
+            results["meta"]["sync_sweep"] = sweep
+            results["meta"]["sync_batch_write"] = batches
     report = render(results, ops, threads)
     print(report)
     save_outputs(results, report, json_path=args.json, markdown_path=args.markdown)
@@ -515,6 +533,18 @@ def render(results: dict, ops: list[str], threads: list[int]) -> str:
                 f"| {row['conns']} | {row['requests_per_s']:,.0f} | "
                 f"{row['server_cpu_us']:,.0f} us |"
             )
+    batches = meta.get("sync_batch_write")
+    if batches:
+        lines += [
+            "",
+            "boto3 BatchWriteItem (25 items) at shale in sync durability (one fsync per batch):",
+            "",
+            "| threads | calls/s | items/s |",
+            "|---|---|---|",
+        ]
+        for row in batches:
+            rate = row["calls_per_s"]
+            lines.append(f"| {row['threads']} | {rate:,.0f} | {25 * rate:,.0f} |")
     load = meta.get("load")
     if load:
         lines += ["", f"Load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"]
