@@ -3,7 +3,7 @@
 Limits as DynamoDB's: 100 keys and 16 MB of reply for BatchGetItem (keys past 16 MB come
 back in UnprocessedKeys), 25 requests for BatchWriteItem, no two requests on one item.
 Each write of a batch is its own storage batch under its key's lock (DynamoDB's batches are
-not atomic either); a table's writes are committed together as a write group (one WAL
+not atomic either); a request's writes are committed together as a write group (one WAL
 write, one fsync: engine.table.WriteGroup). A table whose provisioned throughput is
 exhausted has its remaining requests returned as unprocessed; if nothing at all could be
 processed the request fails with ProvisionedThroughputExceededException.
@@ -31,6 +31,7 @@ from engine.errors import (
 from engine.errors import msg_param_invalid as _p
 from engine.index import check_index_keys
 from engine.model import MAX_ITEM_SIZE_BYTES, validate_sized_item
+from engine.table import WriteGroup
 
 __all__ = ["HANDLERS"]
 
@@ -123,16 +124,17 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
     out: dict = {"UnprocessedItems": {}}
     throttled = processed = 0
     want_metrics = p.get("ReturnItemCollectionMetrics") == "SIZE"
-    for name, table, ops in plans:
-        # A provisioned table admits and charges each item in turn (the bucket may run
-        # dry part-way); an on-demand one cannot throttle and is charged once.
-        metered = table.defn.billing_mode == "PROVISIONED"
-        units = 0.0
-        idx_total: dict[str, float] = {}
-        left = []
-        # One write group per table: each item is still its own storage batch, but the
-        # table's items share one WAL write and (sync durability) one fsync.
-        with table.write_group([skey for _, skey, _ in ops]) as group:
+    # One write group for the request: each item is still its own storage batch, but
+    # they share one WAL write and (sync durability) one fsync.
+    keys = [(table, skey) for _, table, ops in plans for _, skey, _ in ops]
+    with WriteGroup(keys) as group:
+        for name, table, ops in plans:
+            # A provisioned table admits and charges each item in turn (the bucket may
+            # run dry part-way); an on-demand one cannot throttle and is charged once.
+            metered = table.defn.billing_mode == "PROVISIONED"
+            units = 0.0
+            idx_total: dict[str, float] = {}
+            left = []
             for req, skey, item in ops:
                 if left:
                     left.append(req)
@@ -144,7 +146,7 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
                         throttled += 1
                         left.append(req)
                         continue
-                m = group.mutate(skey, lambda old, item=item: item)
+                m = group.mutate(table, skey, lambda old, item=item: item)
                 u = write_units(m.old_size, m.new_size)
                 units += u
                 idx = index_units(m)
@@ -154,23 +156,24 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
                 if metered:
                     charge_write(ctx, table, u, idx)
                 processed += 1
-                if want_metrics:  # tables with LSIs only, whose groups commit each at once
+                if want_metrics:  # tables with LSIs only, whose writes commit at once
                     icm = collection_metrics(ctx, p, table, skey)
                     if icm is not None:
-                        out.setdefault("ItemCollectionMetrics", {}).setdefault(name, []).append(icm)
-        if not metered and units:
-            charge_write(ctx, table, units, idx_total)
-        if left:
-            out["UnprocessedItems"][name] = left
-        consumed(
-            p.get("ReturnConsumedCapacity"),
-            table,
-            units,
-            out,
-            kind="write",
-            many=True,
-            indexes=idx_total,
-        )
+                        metrics = out.setdefault("ItemCollectionMetrics", {})
+                        metrics.setdefault(name, []).append(icm)
+            if not metered and units:
+                charge_write(ctx, table, units, idx_total)
+            if left:
+                out["UnprocessedItems"][name] = left
+            consumed(
+                p.get("ReturnConsumedCapacity"),
+                table,
+                units,
+                out,
+                kind="write",
+                many=True,
+                indexes=idx_total,
+            )
     if throttled and not processed:
         raise ProvisionedThroughputExceededException(
             "The level of configured provisioned throughput for the table was exceeded. "

@@ -5,8 +5,8 @@ Public surface:
   catalog; TableDef, the durable definition; Table, one table's items.
 - Table.key(key) -> storage key; Table.get(skey); Table.mutate(skey, decide) -> Mutation:
   a read-check-write under the key's lock, committed as one storage batch;
-  Table.write_group(skeys) -> WriteGroup: such mutations of several keys, each its own
-  storage batch, committed together (one WAL write, one fsync).
+  WriteGroup([(table, skey), ...]): such mutations of several items of one or more tables,
+  each its own storage batch, committed together (one WAL write, one fsync).
 - WriteHook (Table.add_hook): how secondary indexes and streams check every changing write
   and add their own operations to its storage batch.
 - query_range / sort_bounds / segment_range / read_page -> Page: Query and Scan pages

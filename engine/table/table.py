@@ -170,10 +170,6 @@ class Table:
                 self.note_write(m)
             return m
 
-    def write_group(self, skeys: list[bytes]) -> WriteGroup:
-        """A :class:`WriteGroup` over the distinct keys ``skeys``, for a ``with`` block."""
-        return WriteGroup(self, skeys)
-
     def _decide(
         self, skey: bytes, decide: Callable[[dict | None], dict | None], owner: object
     ) -> tuple[Mutation, WriteBatch | None]:
@@ -253,65 +249,80 @@ class Table:
 
 
 class WriteGroup:
-    """Mutations of several distinct keys of one table (a BatchWriteItem's), committed
-    together. Each stays its own storage batch, with its own seqno, as if written by
-    :meth:`Table.mutate`; the group shares one WAL write and, in ``sync`` durability,
-    one fsync (Store.write_many) instead of one each.
+    """Mutations of several distinct items, of one table or several (a BatchWriteItem's),
+    committed together. Each stays its own storage batch, with its own seqno, as if
+    written by :meth:`Table.mutate`; the group shares one WAL write and, in ``sync``
+    durability, one fsync (Store.write_many) instead of one each.
 
-    The group holds every key's lock from ``with`` to the end of the block, where it
-    commits what its :meth:`mutate` calls staged. A mutation's ``seqno`` is set then. If
-    the block raises (a conflict, a hook refusing a write), the writes staged before are
-    committed all the same and the exception goes on: the outcome of calling
-    Table.mutate for each in turn.
+    The group holds every key's lock (taken in stripe order, as a transaction takes
+    them, so two groups or a group and a transaction never deadlock) from ``with`` to
+    the end of the block, where it commits what its :meth:`mutate` calls staged. A
+    mutation's ``seqno`` is set then. If the block raises (a conflict, a hook refusing a
+    write), the writes staged before are committed all the same and the exception goes
+    on: the outcome of calling Table.mutate for each in turn.
 
     A table with local secondary indexes commits each write at once: the index hook
     checks an item collection's size limit against the sizes of committed writes.
 
     Example:
-        with table.write_group([k1, k2]) as group:
-            group.mutate(k1, lambda old: item1)
-            group.mutate(k2, lambda old: None)
+        with WriteGroup([(table, k1), (table, k2), (other, k3)]) as group:
+            group.mutate(table, k1, lambda old: item1)
+            group.mutate(table, k2, lambda old: None)
+            group.mutate(other, k3, lambda old: item3)
     """
 
-    def __init__(self, table: Table, skeys: list[bytes]) -> None:
-        self.table = table
-        self._keys = frozenset(skeys)
-        if len(self._keys) != len(skeys):
+    def __init__(self, keys: list[tuple[Table, bytes]]) -> None:
+        pairs = [(table.keyspace, skey) for table, skey in keys]
+        self._keys = frozenset(pairs)
+        if len(self._keys) != len(pairs):
             raise ValueError("a write group's keys must be distinct")
-        self._hold = table.locks.hold([(table.keyspace, k) for k in skeys])
-        self._at_once = any(not ix.is_global for ix in table.defn.indexes)
+        tables = {table.keyspace: table for table, _ in keys}
+        locks = {id(table.locks): table.locks for table in tables.values()}
+        if len(locks) > 1:
+            raise ValueError("a write group's tables must share their key locks")
+        self._hold = next(iter(locks.values())).hold(pairs) if locks else None
+        self._at_once = {
+            ks: any(not ix.is_global for ix in table.defn.indexes) for ks, table in tables.items()
+        }
         self._batches: list[WriteBatch] = []
-        self._staged: list[Mutation] = []
+        self._staged: list[tuple[Table, Mutation]] = []
 
     def __enter__(self) -> WriteGroup:
-        self._hold.__enter__()
+        if self._hold is not None:
+            self._hold.__enter__()
         return self
 
-    def mutate(self, skey: bytes, decide: Callable[[dict | None], dict | None]) -> Mutation:
-        """Table.mutate() of one of the group's keys (no transaction owns the group),
+    def mutate(
+        self, table: Table, skey: bytes, decide: Callable[[dict | None], dict | None]
+    ) -> Mutation:
+        """Table.mutate() of one of the group's items (no transaction owns the group),
         committed when the ``with`` block ends."""
-        if skey not in self._keys:
+        if (table.keyspace, skey) not in self._keys:
             raise ValueError("the key is not one of the write group's")
-        table = self.table
         m, batch = table._decide(skey, decide, None)
         if batch is not None:
-            if self._at_once:
+            if self._at_once[table.keyspace]:
                 m.seqno = table.store.write(batch)
                 table.note_write(m)
             else:
                 self._batches.append(batch)
-                self._staged.append(m)
+                self._staged.append((table, m))
         return m
 
     def __exit__(self, *exc_info: object) -> None:
         try:
-            if self._batches:
-                table = self.table
-                seqnos = table.store.write_many(self._batches)
-                for m, seqno in zip(self._staged, seqnos, strict=True):
+            staged = self._staged
+            if staged:
+                seqnos = staged[0][0].store.write_many(self._batches)
+                run: list[Mutation] = []
+                for i, ((table, m), seqno) in enumerate(zip(staged, seqnos, strict=True)):
                     m.seqno = seqno
-                table.note_writes(self._staged)
+                    run.append(m)
+                    if i + 1 == len(staged) or staged[i + 1][0] is not table:
+                        table.note_writes(run)  # each table's run of writes, in order
+                        run = []
         finally:
             self._batches = []
             self._staged = []
-            self._hold.__exit__(None, None, None)
+            if self._hold is not None:
+                self._hold.__exit__(None, None, None)

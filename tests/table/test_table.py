@@ -19,6 +19,7 @@ from engine.table import (
     TableDef,
     Tables,
     TxnAction,
+    WriteGroup,
     decode_value,
     encode_value,
     key_of,
@@ -248,8 +249,8 @@ def test_write_group_commits_each_write_as_its_own_batch_in_one_group(store):
     keys = [t.key(item) for item in items]
     t.mutate(keys[4], lambda old: items[4])
     before = store.stats()
-    with t.write_group(keys) as group:
-        staged = [group.mutate(k, lambda old, item=item: item) for k, item in zip(keys, items)]
+    with WriteGroup([(t, k) for k in keys]) as group:
+        staged = [group.mutate(t, k, lambda old, item=item: item) for k, item in zip(keys, items)]
         assert t.get(keys[0]) is None  # nothing is committed before the block ends
     after = store.stats()
     assert after["write_groups"] == before["write_groups"] + 1
@@ -270,25 +271,46 @@ def test_write_group_keeps_what_was_staged_before_a_refusal(store):
     a, b, c = ({"pk": {"S": p}, "sk": {"N": "1"}} for p in "abc")
     with (
         pytest.raises(ValidationException),
-        t.write_group([t.key(a), t.key(b), t.key(c)]) as group,
+        WriteGroup([(t, t.key(a)), (t, t.key(b)), (t, t.key(c))]) as group,
     ):
-        group.mutate(t.key(a), lambda old: a)
-        group.mutate(t.key(b), lambda old: dict(b, bad={"S": "x"}))
-        group.mutate(t.key(c), lambda old: c)
+        group.mutate(t, t.key(a), lambda old: a)
+        group.mutate(t, t.key(b), lambda old: dict(b, bad={"S": "x"}))
+        group.mutate(t, t.key(c), lambda old: c)
     assert t.get(t.key(a)) == a and store.get("shadow", t.key(a)) == b"1"
     assert t.get(t.key(b)) is None and t.get(t.key(c)) is None
     owner = object()
     assert tables.locks.claim([(t.keyspace, t.key(c))], owner) == []
     with (
         pytest.raises(TransactionConflictException),
-        t.write_group([t.key(b), t.key(c)]) as group,
+        WriteGroup([(t, t.key(b)), (t, t.key(c))]) as group,
     ):
-        group.mutate(t.key(b), lambda old: b)
-        group.mutate(t.key(c), lambda old: c)
+        group.mutate(t, t.key(b), lambda old: b)
+        group.mutate(t, t.key(c), lambda old: c)
     tables.locks.release_claims([(t.keyspace, t.key(c))], owner)
     assert t.get(t.key(b)) == b and t.get(t.key(c)) is None
     with pytest.raises(ValueError):
-        t.write_group([t.key(a), t.key(a)])
-    with pytest.raises(ValueError), t.write_group([t.key(a)]) as group:
-        group.mutate(t.key(b), lambda old: None)  # not one of the group's keys
+        WriteGroup([(t, t.key(a)), (t, t.key(a))])
+    with pytest.raises(ValueError), WriteGroup([(t, t.key(a))]) as group:
+        group.mutate(t, t.key(b), lambda old: None)  # not one of the group's keys
+    tables.locks._check()
+
+
+def test_write_group_spans_tables_in_one_wal_write(store):
+    tables, t, hook = shadowed(store)
+    u = tables.create(definition("u"))
+    a, b = ({"pk": {"S": p}, "sk": {"N": "1"}} for p in "ab")
+    assert t.counters() == u.counters() == (0, 0)  # counted from now on by each write
+    groups = store.stats()["write_groups"]
+    with WriteGroup([(t, t.key(a)), (u, u.key(b)), (u, u.key(a))]) as group:
+        ma = group.mutate(t, t.key(a), lambda old: a)
+        mb = group.mutate(u, u.key(b), lambda old: b)
+        mc = group.mutate(u, u.key(a), lambda old: a)
+        with pytest.raises(ValueError):  # u's key a is the group's, t's key b is not
+            group.mutate(t, t.key(b), lambda old: b)
+    assert store.stats()["write_groups"] == groups + 1
+    assert [ma.seqno + 1, ma.seqno + 2] == [mb.seqno, mc.seqno]
+    assert t.get(t.key(a)) == a and t.get(t.key(b)) is None
+    assert u.get(u.key(a)) == a and u.get(u.key(b)) == b
+    assert t.counters() == (1, item_size(a)) and u.counters() == (2, item_size(a) + item_size(b))
+    assert hook.committed_seqnos[-1:] == [ma.seqno]  # only t has the hook
     tables.locks._check()
