@@ -6,14 +6,14 @@ Public surface:
 - HTTPServer, Request: HTTP/1.1 on asyncio with httptools (see http.py).
 - Verifier(credentials=None), load_credentials(path): SigV4 checking of requests.
 - decode_body / encode_reply / encode_error: the wire forms of requests, replies, errors.
-- main(argv): the ``shale`` command line (``shale serve``), see cli.py.
+- engine.server.cli: the ``shale`` command line (``shale serve``). Not imported with the
+  package, so that ``python -m engine.server.cli`` runs it once.
 
 The server only speaks HTTP: every DynamoDB semantic lives in engine.api and below.
 """
 
 from engine.server.app import App
 from engine.server.auth import Verifier, load_credentials
-from engine.server.cli import main
 from engine.server.http import HTTPServer, Request
 from engine.server.wire import decode_body, encode_error, encode_reply
 
@@ -26,5 +26,4 @@ __all__ = [
     "encode_error",
     "encode_reply",
     "load_credentials",
-    "main",
 ]
