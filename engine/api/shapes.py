@@ -294,21 +294,19 @@ def _plain_writes_key(request_items: dict) -> tuple | None:
     """(table name, number of requests) per table of a BatchWriteItem whose every
     request is a plain put or delete; None if any is not."""
     key = []
+    plain = _PLAIN_WRITES
     for table, requests in request_items.items():
         if type(table) is not str or type(requests) is not list:
             return None
         for request in requests:
             if type(request) is not dict or len(request) != 1:
                 return None
-            for kind, inner in request.items():
-                member = _PLAIN_WRITES.get(kind)
-                if (
-                    member is None
-                    or type(inner) is not dict
-                    or len(inner) != 1
-                    or type(inner.get(member)) is not dict
-                ):
-                    return None
+            ((kind, inner),) = request.items()
+            member = plain.get(kind)
+            if member is None or type(inner) is not dict or len(inner) != 1:
+                return None
+            if type(inner.get(member)) is not dict:
+                return None
         key.append((table, len(requests)))
     return tuple(key)
 
