@@ -11,6 +11,7 @@ import zlib
 
 import pytest
 
+from bench import idle_gap
 from bench.serve import Server, _family, _process_cpu_ticks, boto3_client, free_port
 
 
@@ -84,3 +85,12 @@ def test_server_cpu_counts_its_child_processes(tmp_path):
         for pid in reversed(_family(parent.proc.pid)):
             os.kill(pid, signal.SIGKILL)
         parent.proc.wait()
+
+
+def test_idle_gap_reports_every_gap_for_both_operations(capsys):
+    assert idle_gap.main(["--calls", "5", "--durability", "off"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and " ms |" in line]
+    assert [row.split(" |")[0] for row in rows] == ["| 0 ms", "| 0.3 ms", "| 1 ms", "| 3 ms"]
+    assert all(row.count(" us (") == 2 for row in rows)
+    assert "(1.0x)" in rows[0]
