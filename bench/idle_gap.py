@@ -23,7 +23,7 @@ import time
 
 import orjson
 
-from bench.serve import ATTRS, KEY_SCHEMA, _value
+from bench.serve import ATTRS, KEY_SCHEMA, request_params
 from bench.serve_load import AUTH
 from engine.api import Service
 from engine.server.app import App, inline_operations
@@ -44,37 +44,7 @@ def _headers(op: str) -> dict[str, str]:
 
 
 def _bodies(op: str, count: int) -> list[bytes]:
-    if op == "PutItem":
-        return [
-            orjson.dumps(
-                {
-                    "TableName": "bench",
-                    "Item": {"pk": {"S": f"w-{i % 1000}"}, "sk": {"N": "0"}, "v": {"S": _value(i)}},
-                }
-            )
-            for i in range(count)
-        ]
-    return [
-        orjson.dumps(
-            {
-                "RequestItems": {
-                    "bench": [
-                        {
-                            "PutRequest": {
-                                "Item": {
-                                    "pk": {"S": f"b-{i % 40}"},
-                                    "sk": {"N": str(j)},
-                                    "v": {"S": _value(i)},
-                                }
-                            }
-                        }
-                        for j in range(25)
-                    ]
-                }
-            }
-        )
-        for i in range(count)
-    ]
+    return [orjson.dumps(request_params(op, i, 0)) for i in range(count)]
 
 
 def measure(app: App, op: str, bodies: list[bytes], gap_s: float) -> float:

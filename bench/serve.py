@@ -221,25 +221,28 @@ def _value(i: int) -> str:
     return tag + VALUE[len(tag) :]
 
 
-def boto3_calls(client, op: str, i: int, worker: int) -> None:
+def request_params(op: str, i: int, worker: int) -> dict:
+    """The parameters of call ``i`` of ``worker`` for ``op`` (PutItem, GetItem, Query or
+    BatchWriteItem): boto3's keyword arguments, and the request's JSON body as well."""
     if op == "PutItem":
-        client.put_item(
-            TableName="bench",
-            Item={"pk": {"S": f"w{worker}-{i % 1000}"}, "sk": {"N": "0"}, "v": {"S": _value(i)}},
-        )
-    elif op == "GetItem":
-        client.get_item(
-            TableName="bench", Key={"pk": {"S": f"w{worker}-{i % 1000}"}, "sk": {"N": "0"}}
-        )
-    elif op == "Query":
-        client.query(
-            TableName="bench",
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": "query"}},
-        )
-    elif op == "BatchWriteItem":
-        client.batch_write_item(
-            RequestItems={
+        return {
+            "TableName": "bench",
+            "Item": {"pk": {"S": f"w{worker}-{i % 1000}"}, "sk": {"N": "0"}, "v": {"S": _value(i)}},
+        }
+    if op == "GetItem":
+        return {
+            "TableName": "bench",
+            "Key": {"pk": {"S": f"w{worker}-{i % 1000}"}, "sk": {"N": "0"}},
+        }
+    if op == "Query":
+        return {
+            "TableName": "bench",
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "query"}},
+        }
+    if op == "BatchWriteItem":
+        return {
+            "RequestItems": {
                 "bench": [
                     {
                         "PutRequest": {
@@ -253,7 +256,20 @@ def boto3_calls(client, op: str, i: int, worker: int) -> None:
                     for j in range(25)
                 ]
             }
-        )
+        }
+    raise ValueError(f"no requests for {op}")
+
+
+_METHODS = {
+    "PutItem": "put_item",
+    "GetItem": "get_item",
+    "Query": "query",
+    "BatchWriteItem": "batch_write_item",
+}
+
+
+def boto3_calls(client, op: str, i: int, worker: int) -> None:
+    getattr(client, _METHODS[op])(**request_params(op, i, worker))
 
 
 def prepare(server: Server) -> None:
