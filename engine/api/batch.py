@@ -31,7 +31,7 @@ from engine.errors import (
 from engine.errors import msg_param_invalid as _p
 from engine.index import check_index_keys
 from engine.model import MAX_ITEM_SIZE_BYTES, validate_sized_item
-from engine.table import WriteGroup
+from engine.table import Table, WriteGroup
 
 __all__ = ["HANDLERS"]
 
@@ -127,6 +127,7 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
     # One write group for the request: each item is still its own storage batch, but
     # they share one WAL write and (sync durability) one fsync.
     keys = [(table, skey) for _, table, ops in plans for _, skey, _ in ops]
+    written: list[tuple[str, Table, bytes]] = []  # for ItemCollectionMetrics
     with WriteGroup(keys) as group:
         for name, table, ops in plans:
             # A provisioned table admits and charges each item in turn (the bucket may
@@ -156,11 +157,8 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
                 if metered:
                     charge_write(ctx, table, u, idx)
                 processed += 1
-                if want_metrics:  # tables with LSIs only, whose writes commit at once
-                    icm = collection_metrics(ctx, p, table, skey)
-                    if icm is not None:
-                        metrics = out.setdefault("ItemCollectionMetrics", {})
-                        metrics.setdefault(name, []).append(icm)
+                if want_metrics:
+                    written.append((name, table, skey))
             if not metered and units:
                 charge_write(ctx, table, units, idx_total)
             if left:
@@ -174,6 +172,10 @@ def batch_write_item(ctx: Context, p: dict) -> dict:
                 many=True,
                 indexes=idx_total,
             )
+    for name, table, skey in written:  # sizes once the group is committed
+        icm = collection_metrics(ctx, p, table, skey)  # (tables with LSIs only)
+        if icm is not None:
+            out.setdefault("ItemCollectionMetrics", {}).setdefault(name, []).append(icm)
     if throttled and not processed:
         raise ProvisionedThroughputExceededException(
             "The level of configured provisioned throughput for the table was exceeded. "

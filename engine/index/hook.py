@@ -102,7 +102,9 @@ class IndexHook:
 
     def check_collection(self, table: Table, skey: bytes, m: Mutation) -> None:
         """Refuse a write that would grow its item collection past the limit (tables with
-        LSIs; run by ``stage``, under the item's lock, before anything is written)."""
+        LSIs; run by ``stage``, under the item's lock, before anything is written). A
+        WriteGroup's earlier writes, staged but not committed, count too: their growth
+        per collection is kept in the group's ``m.group_pending``."""
         d = table.defn
         if m.new is None:
             return
@@ -113,10 +115,18 @@ class IndexHook:
         for ix in lsis:
             if entry_key(d, ix, m.new, skey) is not None:
                 grow += _entry_size(d, ix, m.new, m.new_size)
-        if grow <= 0:
-            return
-        if self.collection_size(table, skey) + grow > ITEM_COLLECTION_LIMIT_BYTES:
+        pending = m.group_pending
+        key: tuple[str, bytes] | None = None
+        earlier = 0
+        if pending is not None:
+            key = (table.keyspace, collection_prefix(table, skey))
+            earlier = pending.get(key, 0)
+        if grow > 0 and (
+            self.collection_size(table, skey) + earlier + grow > ITEM_COLLECTION_LIMIT_BYTES
+        ):
             raise ItemCollectionSizeLimitExceededException(MSG_COLLECTION)
+        if pending is not None:
+            pending[key] = earlier + grow
 
     def collection_size(self, table: Table, skey: bytes) -> int:
         """Bytes of the item collection of the item at ``skey`` (items + LSI entries)."""

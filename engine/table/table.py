@@ -95,6 +95,9 @@ class Mutation:
     index_changes: dict | None = None
     collection: bytes | None = None  # the item collection a hook tracks for this write
     new_value: bytes | None = None  # ``new`` as staged in the base keyspace
+    # Set for the writes of a WriteGroup: one dict its hooks share across the group's
+    # staged, not yet committed writes (the index hook: item collection growth).
+    group_pending: dict | None = None
 
 
 def mutation_of(old: dict | None, old_size: int, decided: object) -> Mutation:
@@ -171,16 +174,22 @@ class Table:
             return m
 
     def _decide(
-        self, skey: bytes, decide: Callable[[dict | None], dict | None], owner: object
+        self,
+        skey: bytes,
+        decide: Callable[[dict | None], dict | None],
+        owner: object,
+        group_pending: dict | None = None,
     ) -> tuple[Mutation, WriteBatch | None]:
         """mutate()'s work under the key's lock, short of the commit: the Mutation, and the
-        storage batch that writes it (None when nothing changes)."""
+        storage batch that writes it (None when nothing changes). ``group_pending`` is a
+        WriteGroup's (see Mutation.group_pending)."""
         ks = self.keyspace
         if self.locks.is_claimed(ks, skey, owner):
             raise TransactionConflictException(MSG_TXN_CONFLICT)
         data = self.store.get(ks, skey)
         old, old_size = (None, 0) if data is None else decode_value(data)
         m = mutation_of(old, old_size, decide(old))
+        m.group_pending = group_pending
         new = m.new
         if new is not None:
             if new == old:
@@ -261,8 +270,9 @@ class WriteGroup:
     write), the writes staged before are committed all the same and the exception goes
     on: the outcome of calling Table.mutate for each in turn.
 
-    A table with local secondary indexes commits each write at once: the index hook
-    checks an item collection's size limit against the sizes of committed writes.
+    Hooks see the group's staged writes through ``Mutation.group_pending``: the index
+    hook checks an item collection's size limit against its committed size plus what
+    the group's earlier writes add to it.
 
     Example:
         with WriteGroup([(table, k1), (table, k2), (other, k3)]) as group:
@@ -281,9 +291,7 @@ class WriteGroup:
         if len(locks) > 1:
             raise ValueError("a write group's tables must share their key locks")
         self._hold = next(iter(locks.values())).hold(pairs) if locks else None
-        self._at_once = {
-            ks: any(not ix.is_global for ix in table.defn.indexes) for ks, table in tables.items()
-        }
+        self._pending: dict = {}
         self._batches: list[WriteBatch] = []
         self._staged: list[tuple[Table, Mutation]] = []
 
@@ -299,14 +307,10 @@ class WriteGroup:
         committed when the ``with`` block ends."""
         if (table.keyspace, skey) not in self._keys:
             raise ValueError("the key is not one of the write group's")
-        m, batch = table._decide(skey, decide, None)
+        m, batch = table._decide(skey, decide, None, self._pending)
         if batch is not None:
-            if self._at_once[table.keyspace]:
-                m.seqno = table.store.write(batch)
-                table.note_write(m)
-            else:
-                self._batches.append(batch)
-                self._staged.append((table, m))
+            self._batches.append(batch)
+            self._staged.append((table, m))
         return m
 
     def __exit__(self, *exc_info: object) -> None:
@@ -324,5 +328,6 @@ class WriteGroup:
         finally:
             self._batches = []
             self._staged = []
+            self._pending = {}
             if self._hold is not None:
                 self._hold.__exit__(None, None, None)

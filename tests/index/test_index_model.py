@@ -35,8 +35,9 @@ INDEXES = {
 }
 
 
-# Without LSIs a BatchWriteItem's items are staged and committed as one write group
-# (engine.table.WriteGroup); with them, each commits at once. Both ways are tested.
+# A BatchWriteItem's items are staged and committed as one write group
+# (engine.table.WriteGroup), with their GSI and LSI entries; a table with LSIs also has
+# its item collections checked against the group's staged growth. Both kinds are tested.
 GLOBAL_ONLY = {name: ix for name, ix in INDEXES.items() if ix[0]}
 INDEX_SETS = {"all": INDEXES, "global-only": GLOBAL_ONLY}
 

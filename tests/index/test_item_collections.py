@@ -84,3 +84,33 @@ def test_an_item_dict_reused_with_a_bad_index_key_is_still_refused(client):
     with pytest.raises(client.exceptions.ClientError) as e:
         client.put_item(TableName=TABLE, Item=it)
     assert "Type mismatch for Index Key l" in e.value.response["Error"]["Message"]
+
+
+def test_a_batch_counts_its_own_earlier_writes_against_the_limit(client, monkeypatch):
+    """A BatchWriteItem's items are staged as one write group before any is committed;
+    the limit still counts the group's earlier items, so the item that crosses it is
+    refused and the ones before it are written, as if each were its own PutItem."""
+    monkeypatch.setattr(hook, "ITEM_COLLECTION_LIMIT_BYTES", 4500)
+    groups = client.store.stats()["write_groups"]
+    r = client.batch_write_item(
+        RequestItems={
+            TABLE: [{"PutRequest": {"Item": item("a", str(i), 1000, False)}} for i in range(4)]
+        },
+        ReturnItemCollectionMetrics="SIZE",
+    )
+    assert client.store.stats()["write_groups"] == groups + 1  # one WAL write for the four
+    assert [m["ItemCollectionKey"] for m in r["ItemCollectionMetrics"][TABLE]] == [
+        {"pk": {"S": "a"}}
+    ] * 4
+    with pytest.raises(client.exceptions.ItemCollectionSizeLimitExceededException):
+        client.batch_write_item(
+            RequestItems={
+                TABLE: [{"PutRequest": {"Item": item("b", str(i), 1000, False)}} for i in range(6)]
+            }
+        )
+    kept = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "b"}},
+    )["Items"]
+    assert sorted(i["sk"]["S"] for i in kept) == ["0", "1", "2", "3"]
